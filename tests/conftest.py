@@ -1,0 +1,102 @@
+"""Shared fixtures: one mocks class (tools.plan's), captured resource options, stack files.
+
+Component tests: use ``pulumi_mocks`` (and ``captured_options``), build components inside a
+``@pulumi.runtime.test`` function and *return* ``Output.all(...).apply(check)``.
+Whole-stack tests: ``plan("prod")`` runs the real program with the real stack file, and
+``bad_stack(...)`` writes a modified stack file to try the loader's errors.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import settings
+
+from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig
+from tools import plan as plan_tool
+
+
+@pytest.fixture
+def pulumi_mocks():
+    """Pulumi's mock monitor with the plan tool's Mocks; fresh root stack per test."""
+    mocks = plan_tool.make_mocks()
+    settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False)
+    return mocks
+
+
+@pytest.fixture
+def captured_options(pulumi_mocks) -> dict[str, pulumi.ResourceOptions]:
+    """Resource options by logical name (mocks never see protect/import/ignore_changes)."""
+    captured: dict[str, pulumi.ResourceOptions] = {}
+
+    def capture(args: pulumi.ResourceTransformationArgs):
+        captured[args.name] = args.opts
+        return None
+
+    pulumi.runtime.register_stack_transformation(capture)
+    return captured
+
+
+def stack_doc(stack: str) -> dict[str, Any]:
+    """A committed stack file as a dict (a fresh copy each call)."""
+    return copy.deepcopy(yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()))
+
+
+def key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+@pytest.fixture
+def write_stack(tmp_path: Path) -> Callable[[str, Callable[[dict], None]], Path]:
+    """write_stack("prod", mutate) -> path of a copy of Pulumi.prod.yaml changed by mutate(config)."""
+
+    def write(stack: str, mutate: Callable[[dict], None]) -> Path:
+        doc = stack_doc(stack)
+        mutate(doc["config"])
+        path = tmp_path / f"Pulumi.{stack}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load_config(write_stack) -> Callable[..., StackConfig]:
+    """load_config("prod", mutate=None) -> validated StackConfig of the (changed) stack file."""
+
+    def load(stack: str, mutate: Callable[[dict], None] | None = None) -> StackConfig:
+        path = write_stack(stack, mutate or (lambda c: None))
+        return plan_tool.read_stack(stack, str(path)).config()
+
+    return load
+
+
+@pytest.fixture
+def config_error(write_stack) -> Callable[[str, Callable[[dict], None]], ConfigError]:
+    """config_error("prod", mutate) -> the ConfigError the changed stack file raises."""
+
+    def run(stack: str, mutate: Callable[[dict], None]) -> ConfigError:
+        path = write_stack(stack, mutate)
+        with pytest.raises(ConfigError) as info:
+            plan_tool.read_stack(stack, str(path)).config()
+        return info.value
+
+    return run
+
+
+@pytest.fixture
+def plan(write_stack) -> Callable[..., plan_tool.Plan]:
+    """plan("prod") or plan("prod", mutate) -> the offline plan of the (changed) stack."""
+
+    def run(stack: str, mutate: Callable[[dict], None] | None = None) -> plan_tool.Plan:
+        path = None if mutate is None else str(write_stack(stack, mutate))
+        return plan_tool.plan_stack(stack, path)
+
+    return run

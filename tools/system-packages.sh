@@ -1,0 +1,20 @@
+#!/bin/sh
+# Debian packages the tests use as real validators: cloud-init (`cloud-init schema`)
+# and shellcheck. Installs them only when missing.
+set -eu
+missing=""
+command -v cloud-init >/dev/null 2>&1 || missing="$missing cloud-init"
+command -v shellcheck >/dev/null 2>&1 || missing="$missing shellcheck"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "The tests need these Debian packages:$missing (run as root: apt-get install$missing)" >&2
+  exit 1
+fi
+echo "Installing Debian packages:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
