@@ -6,19 +6,75 @@ Read top to bottom; the resources live in components/. Try it offline with
 
 import pulumi
 
+from components import costs
+from components.admin_keys import AdminKeys, AdminKeysArgs
 from components.config import load_from_pulumi
+from components.hetzner_server import HetznerServer, HetznerServerArgs
 from components.host_addresses import HostAddresses
+from components.inventory import render_inventory, ssh_command
+from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
+from components.spaces_key import SpacesKey, SpacesKeyArgs
+from components.storage_settings import (
+    NO_BACKUPS,
+    NO_MEDIA_BUCKET,
+    NO_STORAGE,
+    backup_targets,
+    mastodon_s3_env,
+)
+from components.vps_host import VpsHost, VpsHostArgs
+from components.zone import Zone, ZoneArgs
 
 cfg = load_from_pulumi()
 
 # --- hosts: Hetzner Cloud servers and non-cloud hosts ----------------------------------
-addresses = {
-    name: HostAddresses(h.fqdn, h.vps.ipv4, h.vps.ipv6) for name, h in cfg.hosts.items() if h.vps is not None
-}
+# One HetznerServer or VpsHost per host (docs/servers.md); the Hetzner servers share the
+# admins' SSH keys, which Hetzner allows once per project. `addresses`: what DNS needs.
+admin_keys = None
+if any(h.kind == "hetzner_cloud" for h in cfg.hosts.values()):
+    admin_keys = AdminKeys("admin-keys", AdminKeysArgs(cfg.admins, cfg.environment, cfg.protect))
+machines: dict[str, HetznerServer | VpsHost] = {}
+for name, h in cfg.hosts.items():
+    if h.kind == "hetzner_cloud":
+        server_args = HetznerServerArgs(h, cfg.admins, cfg.environment, cfg.protect, admin_keys.ids)
+        machines[name] = HetznerServer(name, server_args)
+    else:
+        machines[name] = VpsHost(name, VpsHostArgs(h, cfg.admins, cfg.protect, cfg.bootstrap_ssh_key))
+addresses: dict[str, HostAddresses] = {name: m.addresses for name, m in machines.items()}
 
 # --- DNS and mail authentication --------------------------------------------------------
+# One Cloudflare record per declared or generated record (docs/dns.md); hosts' addresses fill
+# in `host:` references.
+zone = Zone("social-coop", ZoneArgs(cfg, addresses))
 
 # --- object storage ---------------------------------------------------------------------
+# Spaces buckets and one key per stack with read/write on this stack's buckets only.
+# No storage section: no bucket, no key; Mastodon keeps media on local disk.
+bucket_cfgs = cfg.storage.buckets if cfg.storage else ()
+buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, cfg.protect)) for b in bucket_cfgs]
+storage_key = None
+if buckets:
+    own = [b.bucket_name for b in buckets]
+    storage_key = SpacesKey("storage", SpacesKeyArgs(f"socialcoop-infra-{cfg.environment}", own, cfg.protect))
+media = next((b for b in bucket_cfgs if b.mastodon), None)
 
 # --- outputs ----------------------------------------------------------------------------
 pulumi.export("environment", cfg.environment)
+# hosts: how to reach each one, and an Ansible inventory grouped by role (docs/servers.md)
+pulumi.export(
+    "hosts",
+    {
+        name: {"fqdn": a.fqdn, "ipv4": a.ipv4, "ipv6": a.ipv6, "ssh": ssh_command(cfg.hosts[name])}
+        for name, a in addresses.items()
+    },
+)
+ipv4s = pulumi.Output.all(**{name: a.ipv4 for name, a in addresses.items()})
+pulumi.export("ansible_inventory", ipv4s.apply(lambda ips: render_inventory(cfg.hosts, ips)))
+pulumi.export("monthly_cost", costs.monthly_cost(cfg))  # estimate excl. VAT: docs/costs.md
+# storage: the .env.production block (secret: it holds the key) and where dumps go
+if storage_key is not None and media is not None:
+    keys = pulumi.Output.all(storage_key.access_key, storage_key.secret_key)
+    env_block = keys.apply(lambda k: mastodon_s3_env(cfg.environment, media, k[0], k[1]))
+    pulumi.export("mastodon_s3", pulumi.Output.secret(env_block))
+else:
+    pulumi.export("mastodon_s3", NO_STORAGE if cfg.storage is None else NO_MEDIA_BUCKET)
+pulumi.export("backup_target", backup_targets(cfg) or (NO_STORAGE if cfg.storage is None else NO_BACKUPS))

@@ -47,7 +47,8 @@ class ConfigError(pulumi.RunError):
     def __init__(self, source: str, path: str, value: Any, allowed: str):
         self.source, self.path, self.value, self.allowed = source, path, value, allowed
         shown = "(missing)" if value is _MISSING else _show(value)
-        super().__init__(f"{source}: {PROJECT}:{path} = {shown}: {allowed}")
+        where = f"{PROJECT}:{path} = {shown}: " if path else ""  # no path: the file itself
+        super().__init__(f"{source}: {where}{allowed}")
 
 
 class _Missing:
@@ -407,6 +408,29 @@ def _host(name: str, n: Node, domain: str) -> Host:
     return host
 
 
+def _hosts_distinct(root: Node, hosts: dict[str, Host]) -> None:
+    """Two entries for one machine (same fqdn or address) are a copy-paste mistake.
+
+    A host *name* cannot repeat: YAML keeps only the last of two equal mapping keys
+    (PyYAML silently, Pulumi with an error), so a copied block shows up here instead.
+    """
+    seen: dict[tuple[str, str], str] = {}
+    for name, h in hosts.items():
+        pairs = [("fqdn", h.fqdn)]
+        if h.vps is not None:
+            pairs += [("vps.ipv4", h.vps.ipv4), ("vps.ipv6", h.vps.ipv6)]
+        for what, value in pairs:
+            if value is None:
+                continue
+            if (what, value) in seen:
+                raise root.error(
+                    f"hosts.{name}.{what}",
+                    value,
+                    f"already used by host {seen[what, value]}; one entry per machine",
+                )
+            seen[what, value] = name
+
+
 # --------------------------------------------------------------------------- dns
 
 
@@ -436,6 +460,7 @@ class Dns:
     records: tuple[Record, ...]
     owned_subdomain: str | None  # alpha: every name must be at or under it
     reserved_subdomains: tuple[str, ...]  # prod: no name at or under these
+    imports: dict[str, str] = field(default_factory=dict)  # logical key -> <zone_id>/<record_id>
 
 
 def _ttl_ok(ttl: int) -> bool:
@@ -443,6 +468,7 @@ def _ttl_ok(ttl: int) -> bool:
 
 
 TTL_ALLOWED = "1 (automatic) or 60 to 86400 seconds"
+RECORD_IMPORT = re.compile(r"^[0-9a-f]{32}/[0-9a-f]{32}$")
 
 
 def _record(name: str, n: Node) -> Record:
@@ -465,7 +491,7 @@ def _record(name: str, n: Node) -> Record:
         import_id=n.str(
             "import_id",
             None,
-            pattern=re.compile(r"^[0-9a-f]{32}/[0-9a-f]{32}$"),
+            pattern=RECORD_IMPORT,
             allowed="<zone_id>/<record_id>, both 32 hex characters",
         ),
         path=n.path,
@@ -500,8 +526,13 @@ def _dns(root: Node, env: str) -> Dns:
             records.append(_record(name, Node(n.source, n._p(f"{name_path}[{i}]"), item, n.secrets)))
     owned = n.str("owned_subdomain", "alpha" if env == "alpha" else None, pattern=HOSTNAME_LABEL)
     reserved = n.str_list("reserved_subdomains", ["alpha"] if env == "prod" else [], pattern=HOSTNAME_LABEL)
+    # Import IDs by logical key (the plan's `social-coop-<key>`), for any record, generated
+    # mail records included; dns_records.check() matches the keys.
+    imports = n.node("imports", {})
+    for k in imports.value:
+        imports.str(k, pattern=RECORD_IMPORT, allowed="<zone_id>/<record_id>, both 32 hex characters")
     n.done()
-    return Dns(zone_id, default_ttl, tuple(records), owned, reserved)
+    return Dns(zone_id, default_ttl, tuple(records), owned, reserved, dict(imports.value))
 
 
 # --------------------------------------------------------------------------- mail
@@ -546,6 +577,7 @@ class Dkim:
 class Caa:
     issuers: tuple[str, ...]
     iodef: str
+    wildcard: bool = False  # False: also `0 issuewild ";"` (no CA may issue wildcard certificates)
 
 
 @dataclass(frozen=True)
@@ -644,6 +676,7 @@ def _mail(root: Node) -> Mail | None:
                 allowed="a CA domain, e.g. letsencrypt.org",
             ),
             caa_n.str("iodef", pattern=URI, allowed="a mailto: or https:// URI for reports"),
+            caa_n.bool("wildcard", False),
         )
         caa_n.done()
     sts_n = n.node("mta_sts", None)
@@ -704,13 +737,17 @@ class Storage:
     other_stack_buckets: tuple[str, ...]  # names this stack must never use
 
 
-def _storage(root: Node, instance_domain: str) -> Storage | None:
+def _storage(root: Node, instance_domain: str, env: str) -> Storage | None:
     n = root.node("storage", None)
     if n is None:
-        return None
+        return None  # Mastodon keeps media on the host's disk; no bucket, no key
     regions = PROVIDERS["digitalocean_spaces"]["regions"]
     region = n.str("region", choices=regions)
     buckets = []
+    if not n.mapping("buckets", {}):
+        raise n.error(
+            "buckets", {}, "give at least one bucket, or omit storage for Mastodon's local file storage"
+        )
     for name, b in n.mapping("buckets", {}).items():
         path = f"buckets.{name}"
         if (
@@ -769,10 +806,22 @@ def _storage(root: Node, instance_domain: str) -> Storage | None:
         )
         if buckets[-1].import_id and buckets[-1].import_id != f"{buckets[-1].region},{name}":
             raise bn.error("import", buckets[-1].import_id, f"must be {buckets[-1].region},{name}")
+        if buckets[-1].import_id and env != "prod":
+            raise bn.error(
+                "import",
+                buckets[-1].import_id,
+                "only prod adopts buckets; alpha creates (and force-destroys) its own",
+            )
         bn.done()
     if sum(b.mastodon for b in buckets) > 1:
         raise n.error(
             "buckets", [b.name for b in buckets if b.mastodon], "at most one bucket may have mastodon: true"
+        )
+    if sum(b.backups_prefix is not None for b in buckets) > 1:
+        raise n.error(
+            "buckets",
+            [b.name for b in buckets if b.backups_prefix],
+            "at most one bucket may have backups_prefix: the dump timers write to one place",
         )
     others = n.str_list("other_stack_buckets", [], pattern=BUCKET_NAME)
     for b in buckets:
@@ -828,9 +877,41 @@ class StackConfig:
     bootstrap_ssh_key: Secret | None
 
 
+# Every key parse() reads, in the order of Pulumi.yaml's `config:` block; tests keep
+# Pulumi.yaml and docs/config.md in step with it. Only SECRET_KEYS may be `secure:` values.
+TOP_LEVEL_KEYS = (
+    "environment",
+    "domain",
+    "instance_domain",
+    "protect",
+    "admins",
+    "hosts",
+    "dns",
+    "mail",
+    "storage",
+    "migration",
+    "bootstrap_ssh_key",
+)
+SECRET_KEYS = ("bootstrap_ssh_key",)
+_HIDDEN = Secret("")  # shown as [secret] in messages
+
+
 def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
     """Validate raw config (keys without namespace, values decoded) into StackConfig."""
     root = Node(source, "", raw, secret_keys)
+    # Top-level typos first: a misspelt section would otherwise surface as a confusing
+    # "missing" error elsewhere. A secret where none belongs would end up in plain text.
+    for k, value in raw.items():
+        if k not in TOP_LEVEL_KEYS:
+            shown = _HIDDEN if k in secret_keys else value
+            raise root.error(k, shown, f"unknown key; allowed here: {', '.join(TOP_LEVEL_KEYS)}")
+        if k in secret_keys and k not in SECRET_KEYS:
+            raise root.error(
+                k,
+                _HIDDEN,
+                f"this key takes no secret (its value would be stored in plain text); "
+                f"set it without --secret. Secret keys: {', '.join(SECRET_KEYS)}",
+            )
     env = root.str("environment", choices=("prod", "alpha"))
     domain = root.str("domain", "social.coop")
     if not _fqdn_ok(domain):
@@ -842,6 +923,7 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
     hosts = {name: _host(name, h, domain) for name, h in _each(root, "hosts", HOSTNAME_LABEL, "host", {})}
     if hosts and not admins:
         raise root.error("admins", [], "at least one admin with an SSH key is needed to reach the hosts")
+    _hosts_distinct(root, hosts)
     cfg = StackConfig(
         source=source,
         environment=env,
@@ -852,7 +934,7 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         hosts=hosts,
         dns=_dns(root, env),
         mail=_mail(root),
-        storage=_storage(root, instance),
+        storage=_storage(root, instance, env),
         migration=_migration(root),
         bootstrap_ssh_key=root.secret("bootstrap_ssh_key"),
     )

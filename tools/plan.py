@@ -28,6 +28,8 @@ import yaml
 from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, parse
 
 SECRET = "[secret]"
+# Config namespaces besides the project's that a stack file may set (provider settings).
+OTHER_NAMESPACES = ("hcloud", "cloudflare", "digitalocean", "command", "pulumi")
 
 
 # --------------------------------------------------------------------------- stack config
@@ -47,6 +49,8 @@ class StackFile:
         """The flat ``namespace:key -> string`` map the Pulumi engine passes to programs."""
         flat = {}
         for key, value in {**{f"{PROJECT}:{k}": v for k, v in self.values.items()}, **self.other}.items():
+            if value is None:
+                continue  # `key:` with no value: absent, as parse() reads it (not the text "None")
             if isinstance(value, bool):
                 flat[key] = "true" if value else "false"
             elif isinstance(value, (dict, list)):
@@ -108,14 +112,27 @@ def read_stack(stack: str, config_path: str | None = None) -> StackFile:
         raise ConfigError(
             label,
             "",
-            sorted(unknown),
-            "unknown top-level keys; allowed: config, secretsprovider, encryptionsalt, encryptedkey",
+            None,
+            f"unknown top-level keys {', '.join(sorted(map(str, unknown)))}; "
+            "allowed: config, secretsprovider, encryptionsalt, encryptedkey",
         )
     values, secrets, other = dict(project_defaults()), set(), {}
     for key, value in (doc.get("config") or {}).items():
         masked, is_secret = _mask_secure(value)
-        if ":" not in key or key.startswith(f"{PROJECT}:"):
-            name = key.removeprefix(f"{PROJECT}:")
+        namespace, _, name = str(key).partition(":")
+        # Pulumi rejects keys without a namespace in stack files; a misspelt namespace
+        # would make Pulumi hand the value to nobody.
+        if not name:
+            raise ConfigError(label, "", None, f"config key {key!r} needs its namespace: {PROJECT}:{key}")
+        if namespace not in (PROJECT, *OTHER_NAMESPACES):
+            raise ConfigError(
+                label,
+                "",
+                None,
+                f"config key {key!r}: unknown namespace; use {PROJECT}:{name} "
+                f"(providers: {', '.join(OTHER_NAMESPACES)})",
+            )
+        if namespace == PROJECT:
             values[name] = masked
             if is_secret:
                 secrets.add(name)
@@ -194,6 +211,9 @@ def make_mocks():
                     f"{args.inputs.get('name', args.name)}.{region}.digitaloceanspaces.com"
                 )
                 state["endpoint"] = f"{region}.digitaloceanspaces.com"
+            if args.typ.startswith("hcloud:") and not args.resource_id:
+                # Hetzner ids are numbers; components pass them on as int (e.g. firewall_ids)
+                return [str(int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 10**8), state]
             return [args.resource_id or f"{args.name}-id", state]
 
         def call(self, args: pulumi.runtime.MockCallArgs):
@@ -291,7 +311,7 @@ def to_json(plan: Plan) -> list[dict[str, Any]]:
 
 SUMMARY_KEYS = {
     "hcloud:index/server:Server": ("serverType", "image", "location"),
-    "hcloud:index/primaryIp:PrimaryIp": ("type", "datacenter"),
+    "hcloud:index/primaryIp:PrimaryIp": ("type", "location"),
     "hcloud:index/rdns:Rdns": ("ipAddress", "dnsPtr"),
     "hcloud:index/volume:Volume": ("size",),
     "cloudflare:index/dnsRecord:DnsRecord": ("type", "name", "content", "ttl"),
@@ -381,8 +401,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help="stack name: prod or alpha")
     parser.add_argument("--json", action="store_true", help="print one JSON object per resource")
     parser.add_argument("--config", metavar="PATH", help="plan this stack file instead of Pulumi.STACK.yaml")
+    parser.add_argument("--cost", action="store_true", help="print the monthly cost estimate (docs/costs.md)")
     args = parser.parse_args(argv)
     try:
+        if args.cost:
+            from components import costs
+
+            cfg = read_stack(args.stack, args.config).config()
+            print(costs.render_text(costs.estimate(cfg, costs.load_prices())))
+            return 0
         plan = plan_stack(args.stack, args.config)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,172 @@
+"""Render a host's cloud-init user-data and its SSH bootstrap from cloud-init/*.yaml.
+
+Pure functions, no Pulumi resources. The templates are cloud-config fragments, one per
+concern (base, docker, swarm). For a host we load the parts its roles need (``Host.
+cloud_init``), fill the ``{{placeholders}}``, repeat every list item that mentions
+``{{admin}}`` once per admin, and merge the parts: lists are concatenated, mappings
+merged, and two parts that set the same scalar differently are a template bug.
+
+Hosts without cloud-init (non-cloud VPSes) get the *base* part through
+``cloud-init/bootstrap.sh``; ``render_bootstrap_config`` turns the same rendered base
+into the line-based file that script reads, so both paths install the same users,
+keys, packages and files.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from components.config import REPO_ROOT, Admin, Host
+
+TEMPLATES = REPO_ROOT / "cloud-init"
+BOOTSTRAP_SCRIPT = TEMPLATES / "bootstrap.sh"
+HEADER = "#cloud-config"
+USER_DATA_LIMIT = 32 * 1024  # Hetzner Cloud rejects larger user_data
+PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+# Files whose change needs a service reload when the bootstrap (not cloud-init) writes them.
+RELOAD_AFTER = {"/etc/ssh/": "ssh", "/etc/fail2ban/": "fail2ban"}
+
+
+def load_part(name: str) -> dict[str, Any]:
+    return yaml.safe_load((TEMPLATES / f"{name}.yaml").read_text())
+
+
+def _mentions(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, dict):
+        return any(_mentions(v, text) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, text) for v in value)
+    return False
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+def _expand(value: Any, admins: Sequence[Admin], values: dict[str, str]) -> Any:
+    """Fill placeholders; repeat list items that mention {{admin}} once per admin."""
+    if isinstance(value, dict):
+        return {k: _expand(v, admins, values) for k, v in value.items()}
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if _mentions(item, "{{admin"):
+                out += [_fill(item, {**values, "admin": a.name, "admin_key": a.ssh_key}) for a in admins]
+            else:
+                out.append(_expand(item, admins, values))
+        return out
+    return _fill(value, values)
+
+
+def merge(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Merge cloud-config fragments in order: lists concatenate, mappings merge."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key not in merged:
+                merged[key] = value
+            elif isinstance(value, list) and isinstance(merged[key], list):
+                merged[key] = merged[key] + value
+            elif isinstance(value, dict) and isinstance(merged[key], dict):
+                merged[key] = merge([merged[key], value])
+            elif merged[key] != value:
+                raise ValueError(f"cloud-init parts disagree on {key}: {merged[key]!r} vs {value!r}")
+    return merged
+
+
+def user_data(host: Host, admins: Sequence[Admin], parts: Sequence[str] | None = None) -> dict[str, Any]:
+    """The host's merged cloud-config as a dict (parts default to the host's own)."""
+    if not admins:
+        raise ValueError("cloud-init needs at least one admin with an SSH key")
+    values = {"hostname": host.name, "fqdn": host.fqdn, "ssh_port": str(host.ssh_port)}
+    doc = merge([_expand(load_part(p), admins, values) for p in (parts or host.cloud_init)])
+    left = sorted(set(PLACEHOLDER.findall(yaml.safe_dump(doc))))
+    if left:
+        raise ValueError(f"unknown placeholders in cloud-init templates: {', '.join(left)}")
+    return doc
+
+
+class _Dumper(yaml.SafeDumper):
+    """Readable output: file contents as `|` blocks, argv lists on one line."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None),
+)
+_Dumper.add_representer(  # short lists of words (runcmd argv, groups) on one line
+    list,
+    lambda d, items: d.represent_sequence(
+        "tag:yaml.org,2002:seq",
+        items,
+        flow_style=all(isinstance(i, str) and "\n" not in i for i in items) and len(items) < 8,
+    ),
+)
+
+
+def render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> str:
+    """The user-data text for a Hetzner Cloud server: ``#cloud-config`` and the merged parts."""
+    doc = user_data(host, admins)
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    return (
+        f"{HEADER}\n# {host.fqdn} ({environment} stack), parts: {', '.join(host.cloud_init)}.\n"
+        f"# Rendered by socialcoop-infra from cloud-init/*.yaml; edit those, not this.\n{body}"
+    )
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def render_bootstrap_config(host: Host, admins: Sequence[Admin]) -> str:
+    """The data file cloud-init/bootstrap.sh applies: the host's *base* part, line by line.
+
+    One ``kind value...`` per line; file contents are base64 so any text fits on a line.
+    """
+    base = user_data(host, admins, parts=["base"])
+    template = load_part("base")["users"][0]
+    lines = [
+        "# Rendered by socialcoop-infra from cloud-init/base.yaml for cloud-init/bootstrap.sh.",
+        f"hostname {base['hostname']}",
+        f"fqdn {base['fqdn']}",
+        f"timezone {base['timezone']}",
+        f"admin_groups {','.join(template['groups'])}",
+        f"admin_shell {template['shell']}",
+        f"sudo_rule {template['sudo']}",
+    ]
+    lines += [f"package {p}" for p in base["packages"]]
+    lines += [f"admin {a.name} {a.ssh_key}" for a in admins]
+    for f in base["write_files"]:
+        reload = next((svc for prefix, svc in RELOAD_AFTER.items() if f["path"].startswith(prefix)), "-")
+        content = base64.b64encode(f["content"].encode()).decode()
+        lines.append(f"file {f['path']} {f['permissions']} {reload} {content}")
+    for cmd in base.get("runcmd", []):
+        if cmd[:3] != ["systemctl", "enable", "--now"] or len(cmd) != 4:
+            raise ValueError(f"bootstrap.sh only knows `systemctl enable --now X` in base runcmd, not {cmd}")
+        lines.append(f"service {cmd[3]}")
+    return "\n".join(lines) + "\n"
+
+
+def bootstrap_script() -> str:
+    return BOOTSTRAP_SCRIPT.read_text()
+
+
+def bootstrap_digest(config: str, script: str | None = None) -> str:
+    """sha256 of everything the bootstrap uploads: the re-run trigger."""
+    h = hashlib.sha256()
+    for text in (script if script is not None else bootstrap_script(), config):
+        h.update(hashlib.sha256(text.encode()).digest())
+    return h.hexdigest()

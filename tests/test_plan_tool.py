@@ -1,0 +1,278 @@
+"""The offline plan (`python -m tools.plan`) and the project file it reads (Pulumi.yaml).
+
+Four real subprocess runs check what a reviewer sees (exit codes, stdout/stderr, no
+traceback); they start in the background as soon as pytest imports this module, because a
+successful plan spends ~3 s importing the provider SDKs. Everything else calls
+``plan_tool.main([...])`` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import config
+from components.config import PROJECT, REPO_ROOT, ConfigError
+from tests.conftest import key, stack_doc
+from tools import plan as plan_tool
+
+VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+OPTION_KEYS = {"protect", "retain_on_delete", "import", "ignore_changes", "delete_before_replace"}
+CIPHERTEXT = "v1:AAAAfakeCiphertextNotReal000="
+MARKER = "outside-file-marker"  # a TXT value only the file outside the repo has
+HEADER = re.compile(
+    r"^Stack (?P<stack>\S+) \((?P<source>.+)\): (?P<n>\d+) resources, (?P<imports>\d+) to import, "
+    r"(?P<creates>\d+) to create, (?P<protected>\d+) protected$"
+)
+
+
+def write(path: Path, doc: dict) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _start_runs() -> dict[str, subprocess.Popen]:
+    """Run the plan tool as a reviewer would, from the repo root, all at once."""
+    outside = Path(_TMP.name)
+    bad = stack_doc("alpha")
+    bad["config"][key("environment")] = "staging"
+    broken = outside / "broken.yaml"
+    broken.write_text("config:\n  socialcoop-infra:environment: alpha\n  socialcoop-infra:hosts: [\n")
+    args = {
+        "prod": ["prod", "--json"],
+        "alpha": ["alpha", "--json"],
+        "bad": ["alpha", "--config", str(write(outside / "bad.yaml", bad))],
+        "broken": ["alpha", "--config", str(broken)],
+    }
+    return {
+        name: subprocess.Popen(
+            [PYTHON, "-m", "tools.plan", *a],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, a in args.items()
+    }
+
+
+# Started when pytest imports this module (it imports every test module before running any
+# test), so the seconds each plan spends importing the provider SDKs overlap other tests.
+_TMP = tempfile.TemporaryDirectory(prefix="test-plan-tool-")
+_RUNS = _start_runs()
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, subprocess.CompletedProcess]:
+    done = {}
+    for name, p in _RUNS.items():
+        out, err = p.communicate(timeout=120)
+        done[name] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    return done
+
+
+# --------------------------------------------------------------------------- --json
+
+
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_json_structure(runs, stack):
+    run = runs[stack]
+    assert run.returncode == 0, run.stderr
+    resources = json.loads(run.stdout)
+    assert isinstance(resources, list) and resources
+    names = [r["name"] for r in resources]
+    assert len(names) == len(set(names)), "parents are given by name, so names must be unique"
+    for r in resources:
+        assert set(r) == {"type", "name", "parent", "inputs", "options"}
+        assert isinstance(r["type"], str) and r["type"].count(":") >= 1
+        assert isinstance(r["inputs"], dict)
+        assert set(r["options"]) == OPTION_KEYS
+        o = r["options"]
+        assert all(isinstance(o[k], bool) for k in ("protect", "retain_on_delete", "delete_before_replace"))
+        assert isinstance(o["ignore_changes"], list) and (o["import"] is None or isinstance(o["import"], str))
+        assert r["parent"] is None or r["parent"] in names, r
+    assert any(r["parent"] is None for r in resources)
+
+
+def test_json_protection_follows_the_stack(runs):
+    prod, alpha = json.loads(runs["prod"].stdout), json.loads(runs["alpha"].stdout)
+    assert any(r["options"]["protect"] for r in prod)
+    assert not any(r["options"]["protect"] or r["options"]["import"] for r in alpha)
+
+
+def test_json_matches_plan_stack(runs):
+    """The CLI prints exactly what plan_stack() + to_json() give in-process."""
+    assert json.loads(runs["alpha"].stdout) == json.loads(
+        json.dumps(plan_tool.to_json(plan_tool.plan_stack("alpha")), default=str)
+    )
+
+
+# --------------------------------------------------------------------------- --config, tree
+
+
+def test_config_outside_the_repo(capsys, tmp_path):
+    alpha = stack_doc("alpha")
+    alpha["config"][key("dns")]["records"]["marker.alpha"] = [{"type": "TXT", "value": MARKER}]
+    path = write(tmp_path / "Pulumi.alpha.yaml", alpha)
+    assert plan_tool.main(["alpha", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    header = HEADER.match(out.splitlines()[0])
+    assert header and header["stack"] == "alpha" and header["source"] == str(path)
+    assert MARKER in out  # the outside file's change is in the plan
+
+
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_tree_names_the_stack_and_counts(capsys, stack):
+    assert plan_tool.main([stack]) == 0
+    out = capsys.readouterr().out
+    header = HEADER.match(out.splitlines()[0])
+    assert header, out.splitlines()[0]
+    custom = [r for r in plan_tool.plan_stack(stack).resources if r.custom]
+    imports = sum(1 for r in custom if r.options["import"])
+    assert header["stack"] == stack and header["source"] == f"Pulumi.{stack}.yaml"
+    assert int(header["n"]) == len(custom) and int(header["imports"]) == imports
+    assert int(header["creates"]) == len(custom) - imports
+    assert int(header["protected"]) == sum(1 for r in custom if r.options["protect"])
+    assert "Outputs:" in out and f"environment: {stack}" in out
+    for r in custom[:5]:
+        assert r.name in out
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_bad_stack_file_exits_2_with_one_line(runs):
+    run = runs["bad"]
+    path = run.args[-1]
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.splitlines() == [
+        f'error: {path}: {PROJECT}:environment = "staging": allowed: prod, alpha'
+    ]
+    assert "Traceback" not in run.stderr
+
+
+def test_invalid_yaml_gives_the_line(runs):
+    run = runs["broken"]
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"error: {run.args[-1]}: not valid YAML (line 4, column 1): ")
+
+
+def test_missing_file(capsys, tmp_path):
+    missing = tmp_path / "Pulumi.prod.yaml"
+    assert plan_tool.main(["prod", "--config", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: file not found: {missing}\n"
+    assert plan_tool.main(["staging"]) == 2
+    assert capsys.readouterr().err.startswith("error: Pulumi.staging.yaml: file not found: ")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["config"].update(environment="alpha"), "config key 'environment' needs its namespace"),
+        (
+            lambda d: d["config"].update({"socialcoop-infr:migration": {"ttl": 300}}),
+            "config key 'socialcoop-infr:migration': unknown namespace; use socialcoop-infra:migration",
+        ),
+        (
+            lambda d: d.update(secretprovider="passphrase"),
+            "unknown top-level keys secretprovider; allowed: config",
+        ),
+        (lambda d: d.update(config=["a"]), "expected a stack file with a top-level config: mapping"),
+    ],
+    ids=["bare-key", "namespace-typo", "file-key-typo", "config-not-mapping"],
+)
+def test_stack_file_shape(tmp_path, change, message):
+    doc = stack_doc("alpha")
+    change(doc)
+    path = write(tmp_path / "Pulumi.alpha.yaml", doc)
+    with pytest.raises(ConfigError) as info:
+        plan_tool.read_stack("alpha", str(path))
+    assert str(info.value).startswith(f"{path}: {message}")
+
+
+def test_provider_namespaces_and_nulls(plan):
+    """Provider settings pass through (masked); `key:` with no value is simply absent."""
+
+    def change(c):
+        c["hcloud:token"] = {"secure": CIPHERTEXT}
+        c[key("migration")] = None
+
+    result = plan("alpha", change)
+    assert result.stack.other == {"hcloud:token": "[secret]"}
+    assert key("migration") not in result.stack.pulumi_config()
+
+
+# --------------------------------------------------------------------------- secrets, defaults
+
+
+def test_secure_values_plan_as_secret(capsys, write_stack):
+    def change(c):
+        c[key("bootstrap_ssh_key")] = {"secure": CIPHERTEXT}
+        c[key("hosts")]["alpha"]["vps"]["bootstrap"] = True
+
+    path = str(write_stack("alpha", change))
+    stack = plan_tool.read_stack("alpha", path)
+    assert stack.values["bootstrap_ssh_key"] == "[secret]" and stack.secret_keys == {"bootstrap_ssh_key"}
+    assert plan_tool.main(["alpha", "--config", path, "--json"]) == 0
+    assert plan_tool.main(["alpha", "--config", path]) == 0
+    out = capsys.readouterr().out
+    assert CIPHERTEXT not in out and "AAAAfakeCiphertext" not in out
+
+
+def test_project_defaults_come_from_pulumi_yaml():
+    declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
+    expected = {k.removeprefix(f"{PROJECT}:"): v["default"] for k, v in declared.items() if "default" in v}
+    assert plan_tool.project_defaults() == expected
+    assert expected["domain"] == "social.coop"
+
+
+def test_stack_values_override_defaults(tmp_path):
+    assert key("domain") not in stack_doc("prod")["config"]
+    assert plan_tool.read_stack("prod").values["domain"] == "social.coop"
+    doc = stack_doc("prod")
+    doc["config"][key("domain")] = "example.coop"
+    assert (
+        plan_tool.read_stack("prod", str(write(tmp_path / "p.yaml", doc))).values["domain"] == "example.coop"
+    )
+
+
+# --------------------------------------------------------------------------- Pulumi.yaml
+
+
+@pytest.fixture(scope="module")
+def project() -> dict:
+    return yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+
+
+def test_project_file(project):
+    assert project["name"] == PROJECT
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_project_declares_exactly_the_loaders_keys(project):
+    declared = {k.removeprefix(f"{PROJECT}:"): v for k, v in project["config"].items()}
+    assert list(declared) == list(config.TOP_LEVEL_KEYS)  # same keys, same order
+    for name, decl in declared.items():
+        assert isinstance(decl, dict) and decl.get("description", "").strip(), name
+        assert decl.get("type", "string") in ("string", "integer", "boolean", "array"), name
+    assert [k for k, d in declared.items() if d.get("secret")] == list(config.SECRET_KEYS)
+
+
+def test_declared_types_match_the_stacks(project):
+    python_type = {"string": str, "integer": int, "boolean": bool, "array": list}
+    for stack in ("prod", "alpha"):
+        values = plan_tool.read_stack(stack).values
+        for name, decl in project["config"].items():
+            name = name.removeprefix(f"{PROJECT}:")
+            if "type" in decl and name in values:
+                assert isinstance(values[name], python_type[decl["type"]]), (stack, name)
