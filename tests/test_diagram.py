@@ -155,6 +155,10 @@ def test_committed_prod_diagram_is_up_to_date():
     current = diagram.render_markdown(read_stack("prod").config(), "prod")
     assert committed == current, "regenerate: python -m tools.diagram prod --out docs/diagram-prod.md"
     assert "```mermaid\nflowchart LR\n" in committed
+    # the README embeds the same picture
+    block = committed[committed.index("```mermaid") :]
+    block = block[: block.index("```\n", 10) + 4]
+    assert block in (REPO_ROOT / "README.md").read_text(), "paste docs/diagram-prod.md's block into README.md"
 
 
 def test_cli_prints_and_writes(tmp_path, capsys):

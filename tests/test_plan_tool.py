@@ -276,3 +276,18 @@ def test_declared_types_match_the_stacks(project):
             name = name.removeprefix(f"{PROJECT}:")
             if "type" in decl and name in values:
                 assert isinstance(values[name], python_type[decl["type"]]), (stack, name)
+
+
+def test_duplicate_keys_in_a_stack_file_are_refused(tmp_path):
+    # Two hosts spelled the same would otherwise silently become one (PyYAML keeps the last).
+    text = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    duplicated = text.replace("    hypha:\n", "    rhizome:\n", 1)
+    assert duplicated != text
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(duplicated)
+    with pytest.raises(ConfigError) as info:
+        plan_tool.read_stack("prod", str(path))
+    message = str(info.value)
+    assert str(path) in message
+    assert "duplicate key 'rhizome'" in message
+    assert "line " in message

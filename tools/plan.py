@@ -63,9 +63,25 @@ class StackFile:
         return parse(self.values, self.source, self.secret_keys)
 
 
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML keeps the last of two equal keys; Pulumi refuses such a file, and so do we
+    (two hosts or record names spelled the same would otherwise silently become one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _load_yaml(path: Path, label: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        return yaml.load(path.read_text(), Loader=_StrictLoader) or {}
     except FileNotFoundError:
         raise ConfigError(label, "", None, f"file not found: {path}") from None
     except yaml.YAMLError as e:
