@@ -14,6 +14,7 @@ from components.config import load_from_pulumi
 from components.hetzner_server import HetznerServer, HetznerServerArgs
 from components.host_addresses import HostAddresses
 from components.inventory import render_inventory, ssh_command
+from components.protection import Protection
 from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
 from components.spaces_key import SpacesKey, SpacesKeyArgs
 from components.storage_settings import (
@@ -32,20 +33,22 @@ from components.zone import Zone, ZoneArgs
 gc.set_threshold(100_000, 50, 100)
 
 cfg = load_from_pulumi()
+# protect / adopting from the stack file, the same for every component (components/protection.py)
+protection = Protection.of(cfg)
 
 # --- hosts: Hetzner Cloud servers and non-cloud hosts ----------------------------------
 # One HetznerServer or VpsHost per host (docs/servers.md); the Hetzner servers share the
 # admins' SSH keys, which Hetzner allows once per project. `addresses`: what DNS needs.
 admin_keys = None
 if any(h.kind == "hetzner_cloud" for h in cfg.hosts.values()):
-    admin_keys = AdminKeys("admin-keys", AdminKeysArgs(cfg.admins, cfg.environment, cfg.protect))
+    admin_keys = AdminKeys("admin-keys", AdminKeysArgs(cfg.admins, cfg.environment, protection))
 machines: dict[str, HetznerServer | VpsHost] = {}
 for name, h in cfg.hosts.items():
     if h.kind == "hetzner_cloud":
-        server_args = HetznerServerArgs(h, cfg.admins, cfg.environment, cfg.protect, admin_keys.ids)
+        server_args = HetznerServerArgs(h, cfg.admins, cfg.environment, protection, admin_keys.ids)
         machines[name] = HetznerServer(name, server_args)
     else:
-        machines[name] = VpsHost(name, VpsHostArgs(h, cfg.admins, cfg.protect, cfg.bootstrap_ssh_key))
+        machines[name] = VpsHost(name, VpsHostArgs(h, cfg.admins, protection, cfg.bootstrap_ssh_key))
 addresses: dict[str, HostAddresses] = {name: m.addresses for name, m in machines.items()}
 
 # --- DNS and mail authentication --------------------------------------------------------
@@ -57,11 +60,11 @@ zone = Zone("social-coop", ZoneArgs(cfg, addresses))
 # Spaces buckets and one key per stack with read/write on this stack's buckets only.
 # No storage section: no bucket, no key; Mastodon keeps media on local disk.
 bucket_cfgs = cfg.storage.buckets if cfg.storage else ()
-buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, cfg.protect)) for b in bucket_cfgs]
+buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, protection)) for b in bucket_cfgs]
 storage_key = None
 if buckets:
     own = [b.bucket_name for b in buckets]
-    storage_key = SpacesKey("storage", SpacesKeyArgs(f"socialcoop-infra-{cfg.environment}", own, cfg.protect))
+    storage_key = SpacesKey("storage", SpacesKeyArgs(f"socialcoop-infra-{cfg.environment}", own, protection))
 media = next((b for b in bucket_cfgs if b.mastodon), None)
 
 # --- outputs ----------------------------------------------------------------------------

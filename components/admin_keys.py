@@ -15,14 +15,18 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.config import Admin
-from components.protection import child_opts
+from components.protection import Protection, child_opts
+
+# While adopting (components/protection.py): an imported key keeps its name and labels.
+# Never publicKey: a different key is another key.
+SSH_KEY_CONVERGE = ("name", "labels")
 
 
 @dataclass
 class AdminKeysArgs:
     admins: tuple[Admin, ...]
     environment: str
-    protect: bool
+    protection: Protection
 
 
 class AdminKeys(pulumi.ComponentResource):
@@ -37,7 +41,13 @@ class AdminKeys(pulumi.ComponentResource):
                 public_key=admin.ssh_key,
                 labels={"stack": args.environment},
                 # A key is no state: replacing it affects no running server.
-                opts=child_opts(args.protect, self, stateful=False, import_id=admin.hcloud_import),
+                opts=child_opts(
+                    args.protection,
+                    self,
+                    stateful=False,
+                    import_id=admin.hcloud_import,
+                    adopt_ignore=SSH_KEY_CONVERGE,
+                ),
             )
             for admin in args.admins
         ]

@@ -868,6 +868,7 @@ class StackConfig:
     domain: str
     instance_domain: str
     protect: bool
+    adopting: bool  # phase 1 of adopting prod's resources (docs/adoption.md)
     admins: tuple[Admin, ...]
     hosts: dict[str, Host]
     dns: Dns
@@ -884,6 +885,7 @@ TOP_LEVEL_KEYS = (
     "domain",
     "instance_domain",
     "protect",
+    "adopting",
     "admins",
     "hosts",
     "dns",
@@ -930,6 +932,7 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         domain=domain,
         instance_domain=instance,
         protect=root.bool("protect", False),
+        adopting=root.bool("adopting", False),
         admins=admins,
         hosts=hosts,
         dns=_dns(root, env),
@@ -939,6 +942,10 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         bootstrap_ssh_key=root.secret("bootstrap_ssh_key"),
     )
     root.done()
+    if cfg.adopting and env != "prod":
+        raise root.error(
+            "adopting", True, "allowed only when environment is prod (alpha adopts nothing): remove it"
+        )
     if any(h.vps and h.vps.bootstrap for h in hosts.values()) and cfg.bootstrap_ssh_key is None:
         raise root.error("bootstrap_ssh_key", _MISSING, "required when a host has bootstrap: true")
     # Rules that need the whole config (records that point at hosts, generated mail

@@ -4,6 +4,10 @@ Children: the server, its firewall, a primary IPv4 and IPv6 of their own (so the
 addresses, and the DNS records that point at them, survive a server replacement),
 reverse DNS for both, and an optional volume. In prod (``protect: true``) the server,
 addresses and volume carry Hetzner's delete protection and Pulumi ``protect``.
+
+The ``*_CONVERGE`` lists: what an imported resource keeps as it is while ``adopting: true``
+(components/protection.py); Hetzner changes all of them in place. Never location,
+server type, image or an address's type: those must match when importing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ import pulumi_hcloud as hcloud
 from components.cloudinit import render_user_data
 from components.config import Admin, HetznerCloud, Host
 from components.host_addresses import HostAddresses
-from components.protection import child_opts
+from components.protection import Protection, child_opts
 
 ANY = ["0.0.0.0/0", "::/0"]
+PRIMARY_IP_CONVERGE = ("name", "labels", "autoDelete", "deleteProtection")
+FIREWALL_CONVERGE = ("name", "labels", "rules")
+SERVER_CONVERGE = ("name", "labels", "backups", "firewallIds", "deleteProtection", "rebuildProtection")
+VOLUME_CONVERGE = ("name", "labels", "deleteProtection")
 
 
 def firewall_rules(h: HetznerCloud, ssh_port: int = 22) -> list[dict]:
@@ -66,7 +74,7 @@ class HetznerServerArgs:
     host: Host
     admins: tuple[Admin, ...]
     environment: str
-    protect: bool
+    protection: Protection
     ssh_key_ids: list[pulumi.Input[str]]
 
 
@@ -77,14 +85,17 @@ class HetznerServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HetznerServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("socialcoop:hetzner:Server", name, None, opts)
-        host, h, protect = args.host, args.host.hetzner, args.protect
+        host, h, policy = args.host, args.host.hetzner, args.protection
+        protect = policy.protect
         if h is None:
             raise ValueError(f"host {host.name} is not kind hetzner_cloud")
         labels = {"stack": args.environment, "role": "-".join(host.roles)}
 
-        def opts_for(key: str | None, stateful: bool, **extra) -> pulumi.ResourceOptions:
+        def opts_for(key: str | None, stateful: bool, adopt_ignore=(), **extra) -> pulumi.ResourceOptions:
             import_id = h.imports.get(key) if key else None
-            return child_opts(protect, self, stateful=stateful, import_id=import_id, **extra)
+            return child_opts(
+                policy, self, stateful=stateful, import_id=import_id, adopt_ignore=adopt_ignore, **extra
+            )
 
         ips = {
             version: hcloud.PrimaryIp(
@@ -96,7 +107,7 @@ class HetznerServer(pulumi.ComponentResource):
                 auto_delete=False,  # outlives the server: DNS keeps pointing at it
                 delete_protection=protect,
                 labels=labels,
-                opts=opts_for(version, stateful=True),
+                opts=opts_for(version, stateful=True, adopt_ignore=PRIMARY_IP_CONVERGE),
             )
             for version in ("ipv4", "ipv6")
         }
@@ -105,7 +116,7 @@ class HetznerServer(pulumi.ComponentResource):
             name=host.name,
             rules=firewall_rules(h, host.ssh_port),
             labels=labels,
-            opts=opts_for("firewall", stateful=False),
+            opts=opts_for("firewall", stateful=False, adopt_ignore=FIREWALL_CONVERGE),
         )
         # In prod, changes to what only matters at creation are ignored: user_data and
         # ssh_keys force Hetzner to *replace* the server (a new, empty machine: an
@@ -134,7 +145,7 @@ class HetznerServer(pulumi.ComponentResource):
             labels=labels,
             delete_protection=protect,  # Hetzner requires both protections to match
             rebuild_protection=protect,
-            opts=opts_for("server", stateful=True, ignore_changes=ignore),
+            opts=opts_for("server", stateful=True, adopt_ignore=SERVER_CONVERGE, ignore_changes=ignore),
         )
         self.ipv4 = ips["ipv4"].ip_address
         self.ipv6 = ips["ipv6"].ip_network.apply(first_address)
@@ -155,7 +166,7 @@ class HetznerServer(pulumi.ComponentResource):
                 format="ext4",
                 delete_protection=protect,
                 labels=labels,
-                opts=opts_for("volume", stateful=True),
+                opts=opts_for("volume", stateful=True, adopt_ignore=VOLUME_CONVERGE),
             )
             hcloud.VolumeAttachment(
                 f"{name}-volume-attachment",

@@ -12,19 +12,22 @@ import pulumi
 import pulumi_digitalocean as digitalocean
 
 from components.config import Bucket
-from components.protection import child_opts
+from components.protection import Protection, child_opts
 from components.storage_settings import endpoint_url
 
 # The web app only reads media cross-origin; uploads go through Mastodon's server.
 CORS_METHODS = ["GET", "HEAD"]
 CORS_MAX_AGE_SECONDS = 3000
+# While adopting (components/protection.py): the imported bucket keeps these as they are.
+# Never name or region: those replace the bucket (a new, empty one).
+BUCKET_CONVERGE = ("acl", "lifecycleRules", "versioning", "forceDestroy")
 
 
 @dataclass
 class SpacesBucketArgs:
     bucket: Bucket
     environment: str  # "alpha" buckets are disposable (force_destroy); prod's never are
-    protect: bool
+    protection: Protection
 
 
 def lifecycle_rules(bucket: Bucket) -> list[digitalocean.SpacesBucketLifecycleRuleArgs]:
@@ -67,7 +70,9 @@ class SpacesBucket(pulumi.ComponentResource):
             force_destroy=args.environment == "alpha",
             versioning=digitalocean.SpacesBucketVersioningArgs(enabled=b.versioning),
             lifecycle_rules=lifecycle_rules(b),
-            opts=child_opts(args.protect, self, stateful=True, import_id=b.import_id),
+            opts=child_opts(
+                args.protection, self, stateful=True, import_id=b.import_id, adopt_ignore=BUCKET_CONVERGE
+            ),
         )
         # The separate resource: the bucket's inline cors_rules is deprecated (no drift detection).
         digitalocean.SpacesBucketCorsConfiguration(
@@ -82,7 +87,7 @@ class SpacesBucket(pulumi.ComponentResource):
                     max_age_seconds=CORS_MAX_AGE_SECONDS,
                 )
             ],
-            opts=child_opts(args.protect, self, stateful=False),
+            opts=child_opts(args.protection, self, stateful=False),
         )
         self.bucket_name = bucket.name
         self.endpoint = endpoint_url(b.region)

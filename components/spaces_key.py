@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as digitalocean
 
-from components.protection import child_opts
+from components.protection import Protection, child_opts
 
 
 @dataclass
 class SpacesKeyArgs:
     key_name: str  # shown in the DigitalOcean control panel, e.g. socialcoop-prod
     buckets: Sequence[pulumi.Input[str]]  # the stack's own bucket names
-    protect: bool
+    protection: Protection  # the key is always new (nothing to adopt): protect only
 
 
 class SpacesKey(pulumi.ComponentResource):
@@ -39,7 +39,7 @@ class SpacesKey(pulumi.ComponentResource):
                 for bucket in args.buckets
             ],
             # Mastodon stops uploading media if this key disappears: protect it in prod.
-            opts=child_opts(args.protect, self, stateful=True),
+            opts=child_opts(args.protection, self, stateful=True),
         )
         self.access_key = key.access_key
         self.secret_key = pulumi.Output.secret(key.secret_key)

@@ -27,14 +27,14 @@ from pulumi_command import remote
 from components.cloudinit import BOOTSTRAP_SCRIPT, bootstrap_digest, render_bootstrap_config
 from components.config import Admin, Host, Secret
 from components.host_addresses import HostAddresses
-from components.protection import child_opts
+from components.protection import Protection, child_opts
 
 
 @dataclass
 class VpsHostArgs:
     host: Host
     admins: tuple[Admin, ...]
-    protect: bool
+    protection: Protection
     bootstrap_ssh_key: Secret | None = None
 
 
@@ -79,7 +79,7 @@ class VpsHost(pulumi.ComponentResource):
             source=pulumi.FileAsset(str(BOOTSTRAP_SCRIPT)),
             remote_path=f"{where}/bootstrap.sh",
             triggers=[trigger],
-            opts=child_opts(args.protect, self, stateful=False),
+            opts=child_opts(args.protection, self, stateful=False),
         )
         data = remote.CopyToRemote(
             f"{name}-bootstrap-config",
@@ -87,7 +87,7 @@ class VpsHost(pulumi.ComponentResource):
             source=pulumi.StringAsset(conf),
             remote_path=f"{where}/bootstrap.conf",
             triggers=[trigger],
-            opts=child_opts(args.protect, self, stateful=False),
+            opts=child_opts(args.protection, self, stateful=False),
         )
         sudo = "" if vps.bootstrap_user == "root" else "sudo -n "
         remote.Command(
@@ -95,5 +95,5 @@ class VpsHost(pulumi.ComponentResource):
             connection=connection,
             create=f"{sudo}bash {where}/bootstrap.sh {where}/bootstrap.conf",
             triggers=[trigger],
-            opts=child_opts(args.protect, self, stateful=False, depends_on=[script, data]),
+            opts=child_opts(args.protection, self, stateful=False, depends_on=[script, data]),
         )

@@ -18,7 +18,11 @@ import pulumi_cloudflare as cloudflare
 from components.config import StackConfig
 from components.dns_records import ResolvedRecord, cloudflare_fields, resolve
 from components.host_addresses import HostAddresses
-from components.protection import child_opts
+from components.protection import Protection, child_opts
+
+# While adopting (components/protection.py): an imported record keeps its TTL, proxy
+# setting and comment. Never name, type or content (nor zoneId): those identify the record.
+RECORD_CONVERGE = ("ttl", "proxied", "comment")
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Zone(pulumi.ComponentResource):
     def __init__(self, name: str, args: ZoneArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("socialcoop:dns:Zone", name, None, opts)
         cfg = args.config
+        policy = Protection.of(cfg)
         self.records = {}
         names = set()
         for r in resolve(cfg):
@@ -66,7 +71,9 @@ class Zone(pulumi.ComponentResource):
                 f"{name}-{r.key}",
                 zone_id=cfg.dns.zone_id,
                 **fields,
-                opts=child_opts(cfg.protect, self, stateful=True, import_id=r.import_id),
+                opts=child_opts(
+                    policy, self, stateful=True, import_id=r.import_id, adopt_ignore=RECORD_CONVERGE
+                ),
             )
         self.names = sorted(names)  # the full names this stack writes, for review
         self.register_outputs({"names": self.names})

@@ -17,6 +17,7 @@ import yaml
 from components.cloudinit import bootstrap_digest, render_bootstrap_config
 from components.config import Secret
 from components.inventory import render_inventory
+from components.protection import Protection
 from components.vps_host import VpsHost, VpsHostArgs
 from tests.conftest import key
 
@@ -136,6 +137,7 @@ def test_admin_keys_only_with_a_hetzner_host(plan):
 def test_prod_protects_server_addresses_and_volume(plan):
     def with_volume(c):
         c[key("hosts")]["hypha"]["hetzner_cloud"]["volume"] = {"size_gb": 50}
+        c[key("adopting")] = False  # after adoption; while adopting: tests/test_adopting.py
 
     r = by_name(plan("prod", with_volume))
     server = r["hypha-server"]
@@ -289,7 +291,9 @@ def test_bootstrap_connection_pins_host_key_and_keeps_key_secret(pulumi_mocks, l
     cfg = load_config("prod", with_bootstrap)
     host = cfg.hosts["rhizome"]
     host = dataclasses.replace(host, vps=dataclasses.replace(host.vps, bootstrap_user="twg-bootstrap"))
-    vps = VpsHost("rhizome", VpsHostArgs(host, cfg.admins, True, Secret(FAKE_PRIVATE_KEY)))
+    vps = VpsHost(
+        "rhizome", VpsHostArgs(host, cfg.admins, Protection(protect=True), Secret(FAKE_PRIVATE_KEY))
+    )
     assert props["rhizome-bootstrap"]["create"].startswith("sudo -n bash /home/twg-bootstrap/")
     assert vps.addresses.ipv4 == "203.0.113.10"
     connection = props["rhizome-bootstrap"]["connection"]  # the SDK makes it all secret

@@ -9,6 +9,7 @@ import pulumi
 import pytest
 
 from components.config import Bucket
+from components.protection import Protection
 from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
 from components.spaces_key import SpacesKey, SpacesKeyArgs
 from components.storage_settings import NO_MEDIA_BUCKET, NO_STORAGE, backup_targets, mastodon_s3_env
@@ -114,7 +115,9 @@ def test_backup_targets_alpha_and_renamed_host(load_config):
 
 @pulumi.runtime.test
 def test_alpha_bucket_is_private_disposable_and_unprotected(pulumi_mocks, captured_options):
-    b = SpacesBucket("media", SpacesBucketArgs(MEDIA, environment="alpha", protect=False))
+    b = SpacesBucket(
+        "media", SpacesBucketArgs(MEDIA, environment="alpha", protection=Protection(protect=False))
+    )
 
     def check(args):
         name, endpoint = args
@@ -136,7 +139,9 @@ def test_alpha_bucket_is_private_disposable_and_unprotected(pulumi_mocks, captur
 @pulumi.runtime.test
 def test_prod_bucket_is_adopted_protected_and_never_force_destroyed(pulumi_mocks, captured_options):
     adopted = dataclasses.replace(MEDIA, import_id="fra1,test-media")
-    b = SpacesBucket("media", SpacesBucketArgs(adopted, environment="prod", protect=True))
+    b = SpacesBucket(
+        "media", SpacesBucketArgs(adopted, environment="prod", protection=Protection(protect=True))
+    )
 
     def check(_):
         assert pulumi_mocks.resources[(BUCKET, "media-bucket")].inputs["forceDestroy"] is False
@@ -153,7 +158,9 @@ def test_prod_bucket_is_adopted_protected_and_never_force_destroyed(pulumi_mocks
 @pulumi.runtime.test
 def test_versioned_bucket_expires_noncurrent_versions(pulumi_mocks):
     versioned = dataclasses.replace(MEDIA, versioning=True, noncurrent_expire_days=5)
-    b = SpacesBucket("media", SpacesBucketArgs(versioned, environment="alpha", protect=False))
+    b = SpacesBucket(
+        "media", SpacesBucketArgs(versioned, environment="alpha", protection=Protection(protect=False))
+    )
 
     def check(_):
         inputs = pulumi_mocks.resources[(BUCKET, "media-bucket")].inputs
@@ -169,7 +176,10 @@ def test_versioned_bucket_expires_noncurrent_versions(pulumi_mocks):
 @pulumi.runtime.test
 def test_key_grants_readwrite_on_given_buckets_and_hides_secret(pulumi_mocks, captured_options):
     k = SpacesKey(
-        "storage", SpacesKeyArgs("socialcoop-infra-test", ["one-bucket", "two-bucket"], protect=True)
+        "storage",
+        SpacesKeyArgs(
+            "socialcoop-infra-test", ["one-bucket", "two-bucket"], protection=Protection(protect=True)
+        ),
     )
 
     def check(args):
@@ -189,7 +199,7 @@ def test_key_grants_readwrite_on_given_buckets_and_hides_secret(pulumi_mocks, ca
 
 def test_key_without_buckets_is_refused(pulumi_mocks):
     with pytest.raises(ValueError, match="at least one bucket"):
-        SpacesKey("storage", SpacesKeyArgs("socialcoop-infra-test", [], protect=False))
+        SpacesKey("storage", SpacesKeyArgs("socialcoop-infra-test", [], protection=Protection(protect=False)))
 
 
 # --------------------------------------------------------------------------- whole stacks
