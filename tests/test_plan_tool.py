@@ -291,3 +291,11 @@ def test_duplicate_keys_in_a_stack_file_are_refused(tmp_path):
     assert str(path) in message
     assert "duplicate key 'rhizome'" in message
     assert "line " in message
+
+
+def test_tree_shows_record_ttls_as_whole_seconds_and_protections_in_words(plan):
+    tree = plan_tool.render_tree(plan("prod"))
+    apex = next(line for line in tree.splitlines() if "social-coop-apex-a " in line)
+    assert "A social.coop 203.0.113.10 ttl 3600 " in apex
+    assert "3600.0" not in tree
+    assert "protect; retain on delete" in apex

@@ -340,9 +340,15 @@ def _short_type(token: str) -> str:
     return f"{pkg}:{rest.rsplit(':', 1)[-1]}" if pkg != "socialcoop" else token
 
 
+def _show_input(key: str, value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Cloudflare's TTL is a number: 3600, not 3600.0
+    return f"ttl {value}" if key == "ttl" else str(value)
+
+
 def _summary(r: PlannedResource) -> str:
     keys = SUMMARY_KEYS.get(r.type, ())
-    parts = [str(r.inputs[k]) for k in keys if r.inputs.get(k) is not None]
+    parts = [_show_input(k, r.inputs[k]) for k in keys if r.inputs.get(k) is not None]
     text = " ".join(parts)
     return text if len(text) <= 70 else text[:67] + "..."
 
@@ -355,7 +361,7 @@ def _flags(r: PlannedResource) -> str:
     if o.get("protect"):
         flags.append("protect")
     if o.get("retain_on_delete"):
-        flags.append("retain")
+        flags.append("retain on delete")
     if o.get("ignore_changes"):
         flags.append("ignore " + ",".join(o["ignore_changes"]))
     return f"  [{'; '.join(flags)}]" if flags else ""
