@@ -2,8 +2,8 @@
 
     python -m benchmarks.plan [--runs N]
 
-Times, with N fresh processes each and the median (one run of this command, so the ratios
-compare like with like on a shared machine):
+Times, with N fresh processes each (in interleaved rounds) and the median (one run of this
+command, so the ratios compare like with like on a shared machine):
   floor   python -c "import pulumi, pulumi_hcloud, pulumi_cloudflare, pulumi_digitalocean, pulumi_command"
   prod    python -m tools.plan prod --json
   alpha   python -m tools.plan alpha --json
@@ -59,13 +59,16 @@ def large_stack(path: Path, records: int = 1000, hosts: int = 20) -> Path:
     return path
 
 
-def median_seconds(cmd: list[str], runs: int) -> float:
-    times = []
+def median_seconds(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall time per command. Rounds interleave the commands, so a machine that
+    gets busier or quieter during the run shifts all of them alike, not one."""
+    times: dict[str, list[float]] = {name: [] for name in cmds}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, cmd in cmds.items():
+            start = time.perf_counter()
+            subprocess.run(cmd, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             "alpha": [py, "-m", "tools.plan", "alpha", "--json"],
             "large": [py, "-m", "tools.plan", "large", "--json", "--config", str(large)],
         }
-        secs = {name: median_seconds(cmd, args.runs) for name, cmd in cmds.items()}
+        secs = median_seconds(cmds, args.runs)
 
     print(f"median of {args.runs} fresh processes each (one run; compare the ratios, not the seconds)")
     for name, s in secs.items():

@@ -1,0 +1,12 @@
+"""The benchmark's generated stack really is the size its figures claim (no timing here)."""
+
+from benchmarks.plan import large_stack
+from components.dns_records import resolve
+from tools import plan as plan_tool
+
+
+def test_large_stack_has_1000_records_and_20_hosts(tmp_path):
+    path = large_stack(tmp_path / "Pulumi.large.yaml")
+    cfg = plan_tool.read_stack("large", str(path)).config()
+    assert len(cfg.hosts) == 20
+    assert len(resolve(cfg)) == 1000
