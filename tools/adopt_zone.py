@@ -44,9 +44,8 @@ from components.dns_records import (
     mail_records,
     relative,
 )
-from tools.plan import StackFile, read_stack
-from tools.zonefile import _address_arg as address_arg
-from tools.zonefile import host_addresses
+from tools.plan import StackFile, cli_stack
+from tools.zonefile import add_address_option, known_addresses
 
 # Where each kind of mail authentication record is configured (docs/dns.md).
 MAIL_SECTIONS = {
@@ -494,26 +493,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("zonefile", help="the zone file exported from Cloudflare")
     parser.add_argument("--stack", default="prod", help="the stack the records are for (default: prod)")
     parser.add_argument("--config", metavar="PATH", help="read this stack file instead of Pulumi.STACK.yaml")
-    parser.add_argument(
-        "--address",
-        metavar="HOST=IPV4[,IPV6]",
-        type=address_arg,
-        action="append",
-        default=[],
-        help="a Hetzner Cloud host's addresses (`hcloud server list`), to map its records; repeatable",
-    )
+    add_address_option(parser)
     args = parser.parse_args(argv)
-    try:
-        sf = read_stack(args.stack, args.config)
-        cfg = sf.config()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    loaded = cli_stack(args.stack, args.config)
+    if loaded is None:
         return 2
-    addresses = host_addresses(cfg)
-    for name, ips in args.address:
-        if name not in addresses:
-            parser.error(f"--address {name}: not a host of this stack ({', '.join(addresses)})")
-        addresses[name] = ips
+    sf, cfg = loaded
+    addresses = known_addresses(cfg, args.address, parser)
     try:
         adoption = adopt(Path(args.zonefile).read_text(), cfg, addresses)
     except (OSError, AdoptError) as e:

@@ -18,9 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-from components.config import ConfigError, StackConfig
+from components.config import StackConfig
 from components.storage_settings import DUMP_ROLES
-from tools.plan import read_stack
+from tools.plan import cli_stack
 
 ROLE_TEXT = {
     "mastodon": "Mastodon",
@@ -149,11 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", metavar="PATH", help="draw this stack file instead of Pulumi.STACK.yaml")
     parser.add_argument("--out", metavar="PATH", help="write to PATH (Markdown page if it ends in .md)")
     args = parser.parse_args(argv)
-    try:
-        cfg = read_stack(args.stack, args.config).config()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    loaded = cli_stack(args.stack, args.config)
+    if loaded is None:
         return 2
+    cfg = loaded[1]
     if args.out is None:
         print(render_mermaid(cfg), end="")
         return 0

@@ -37,11 +37,10 @@ import dns.exception
 import dns.rdata
 import yaml
 
-from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig
+from components.config import PROJECT, REPO_ROOT, StackConfig
 from components.dns_records import CAA_VALUE, ResolvedRecord, at_or_under, fqdn, relative, resolve
-from tools.plan import read_stack
-from tools.zonefile import _address_arg as address_arg
-from tools.zonefile import host_addresses
+from tools.plan import cli_stack
+from tools.zonefile import add_address_option, host_content, known_addresses
 
 API = "https://api.cloudflare.com/client/v4"
 PER_PAGE = 1000  # Cloudflare allows up to 5,000,000 per page; result_info says how many pages there are
@@ -189,12 +188,9 @@ def cloudflare_match_key(rec: dict) -> tuple:
 
 def stack_match_key(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> tuple | None:
     """The same key for one of the stack's records; None when a host's address is not known."""
-    content = r.content
-    if r.host is not None:
-        ipv4, ipv6 = addresses[r.host]
-        content = {"A": ipv4, "AAAA": ipv6, "CNAME": cfg.hosts[r.host].fqdn}[r.type]
-        if content is None:
-            return None
+    content = host_content(r, cfg, addresses)
+    if content is None:
+        return None
     name = fqdn(r.name, cfg.domain)
     if r.type in ("A", "AAAA"):
         value: Any = str(ipaddress.ip_address(content))
@@ -418,14 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         help="environment variable holding the API token (default: %(default)s)",
     )
     parser.add_argument("--api", default=API, help="API base URL (default: %(default)s)")
-    parser.add_argument(
-        "--address",
-        metavar="HOST=IPV4[,IPV6]",
-        type=address_arg,
-        action="append",
-        default=[],
-        help="a Hetzner Cloud host's addresses (`hcloud server list`), to match its records; repeatable",
-    )
+    add_address_option(parser)
     parser.add_argument(
         "--write", action="store_true", help="write dns.imports into the stack file (comments kept)"
     )
@@ -440,17 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --pulumi-import-file: the Zone component is already in the stack's state",
     )
     args = parser.parse_args(argv)
-    try:
-        sf = read_stack(args.stack, args.config)
-        cfg = sf.config()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    loaded = cli_stack(args.stack, args.config)
+    if loaded is None:
         return 2
-    addresses = host_addresses(cfg)
-    for name, ips in args.address:
-        if name not in addresses:
-            parser.error(f"--address {name}: not a host of this stack ({', '.join(addresses)})")
-        addresses[name] = ips
+    sf, cfg = loaded
+    addresses = known_addresses(cfg, args.address, parser)
     try:
         if args.from_json:
             records = read_json(args.from_json)

@@ -309,6 +309,17 @@ def run_program(stack: StackFile) -> Plan:
     return Plan(stack, planned, outputs, secret_outputs, list(mocks.invokes))
 
 
+def cli_stack(stack: str, config_path: str | None = None) -> tuple[StackFile, StackConfig] | None:
+    """For a tool's main(): the stack file and its validated config, or None after printing
+    the one-line error (the tool then exits 2)."""
+    try:
+        sf = read_stack(stack, config_path)
+        return sf, sf.config()
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
 def plan_stack(stack: str, config_path: str | None = None) -> Plan:
     sf = read_stack(stack, config_path)
     sf.config()  # validate before anything is registered
@@ -425,17 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", metavar="PATH", help="plan this stack file instead of Pulumi.STACK.yaml")
     parser.add_argument("--cost", action="store_true", help="print the monthly cost estimate (docs/costs.md)")
     args = parser.parse_args(argv)
-    try:
-        if args.cost:
-            from components import costs
-
-            cfg = read_stack(args.stack, args.config).config()
-            print(costs.render_text(costs.estimate(cfg, costs.load_prices())))
-            return 0
-        plan = plan_stack(args.stack, args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    loaded = cli_stack(args.stack, args.config)
+    if loaded is None:
         return 2
+    sf, cfg = loaded
+    if args.cost:
+        from components import costs
+
+        print(costs.render_text(costs.estimate(cfg, costs.load_prices())))
+        return 0
+    plan = run_program(sf)
     if args.json:
         print(json.dumps(to_json(plan), indent=2, sort_keys=False, default=str))
     else:

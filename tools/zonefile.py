@@ -20,9 +20,9 @@ import argparse
 import ipaddress
 import sys
 
-from components.config import ConfigError, StackConfig
+from components.config import StackConfig
 from components.dns_records import ResolvedRecord, quoted, resolve
-from tools.plan import read_stack
+from tools.plan import cli_stack
 
 
 def host_addresses(cfg: StackConfig) -> dict[str, tuple[str | None, str | None]]:
@@ -32,14 +32,19 @@ def host_addresses(cfg: StackConfig) -> dict[str, tuple[str | None, str | None]]
     }
 
 
+def host_content(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> str | None:
+    """The record's content, a ``host:`` reference resolved; None if that address is not known."""
+    if r.host is None:
+        return r.content
+    ipv4, ipv6 = addresses[r.host]
+    return {"A": ipv4, "AAAA": ipv6, "CNAME": cfg.hosts[r.host].fqdn}[r.type]
+
+
 def rdata(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> str | None:
     """The record's data in presentation form; None if a host's address is not known."""
-    content = r.content
-    if r.host is not None:
-        ipv4, ipv6 = addresses[r.host]
-        content = {"A": ipv4, "AAAA": ipv6, "CNAME": cfg.hosts[r.host].fqdn}[r.type]
-        if content is None:
-            return None
+    content = host_content(r, cfg, addresses)
+    if content is None:
+        return None
     if r.type in ("CNAME", "NS"):
         return f"{content}."
     if r.type == "MX":
@@ -73,6 +78,28 @@ def render(cfg: StackConfig, addresses: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_address_option(parser: argparse.ArgumentParser) -> None:
+    """``--address HOST=IPV4[,IPV6]``, for hosts whose addresses the config does not hold."""
+    parser.add_argument(
+        "--address",
+        metavar="HOST=IPV4[,IPV6]",
+        type=_address_arg,
+        action="append",
+        default=[],
+        help="a Hetzner Cloud host's addresses (known after creation: `hcloud server list`); repeatable",
+    )
+
+
+def known_addresses(cfg: StackConfig, given: list, parser: argparse.ArgumentParser) -> dict:
+    """host_addresses(cfg), completed by the --address options."""
+    addresses = host_addresses(cfg)
+    for name, ips in given:
+        if name not in addresses:
+            parser.error(f"--address {name}: not a host of this stack ({', '.join(addresses)})")
+        addresses[name] = ips
+    return addresses
+
+
 def _address_arg(text: str) -> tuple[str, tuple[str, str | None]]:
     name, _, ips = text.partition("=")
     ipv4, _, ipv6 = ips.partition(",")
@@ -89,25 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.zonefile", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", help="stack name: prod or alpha")
     parser.add_argument("--config", metavar="PATH", help="read this stack file instead of Pulumi.STACK.yaml")
-    parser.add_argument(
-        "--address",
-        metavar="HOST=IPV4[,IPV6]",
-        type=_address_arg,
-        action="append",
-        default=[],
-        help="a host's addresses (for Hetzner Cloud hosts, known after creation); repeatable",
-    )
+    add_address_option(parser)
     args = parser.parse_args(argv)
-    try:
-        cfg = read_stack(args.stack, args.config).config()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    loaded = cli_stack(args.stack, args.config)
+    if loaded is None:
         return 2
-    addresses = host_addresses(cfg)
-    for name, ips in args.address:
-        if name not in addresses:
-            parser.error(f"--address {name}: not a host of this stack ({', '.join(addresses)})")
-        addresses[name] = ips
+    cfg = loaded[1]
+    addresses = known_addresses(cfg, args.address, parser)
     sys.stdout.write(render(cfg, addresses))
     return 0
 
