@@ -32,6 +32,7 @@ import dns.rdatatype
 import dns.zone
 import yaml
 
+from components import mail_auth
 from components.config import RECORD_TYPES, ConfigError, StackConfig, parse
 from components.dns_records import (
     CAA_VALUE,
@@ -209,7 +210,8 @@ def mail_kind(r: ZoneRecord) -> str | None:
 
 
 def caa_content(rd) -> str:
-    return f'{rd.flags} {rd.tag.decode()} "{rd.value.decode()}"'
+    """A zone file's CAA rdata in the form the CAA builder writes."""
+    return mail_auth.caa_content(rd.tag.decode(), rd.value.decode(), rd.flags)
 
 
 def _mail_finding(

@@ -18,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+from components import dns_records
 from components.config import StackConfig
 from components.storage_settings import DUMP_ROLES
 from tools.plan import cli_stack
@@ -52,10 +53,6 @@ def _label(*lines: str) -> str:
     return f'"{text}"'
 
 
-def _fqdn(name: str, domain: str) -> str:
-    return domain if name == "@" else f"{name}.{domain}"
-
-
 def _host_lines(name: str, cfg: StackConfig) -> list[str]:
     h = cfg.hosts[name]
     if h.hetzner is not None:
@@ -76,15 +73,15 @@ def render_mermaid(cfg: StackConfig) -> str:
     pointing: dict[str, dict[str, list[str]]] = {}  # fqdn -> target node -> record types
     for r in cfg.dns.records:
         if r.host is not None:
-            pointing.setdefault(_fqdn(r.name, cfg.domain), {}).setdefault(ids("host", r.host), []).append(
-                r.type
-            )
+            pointing.setdefault(dns_records.fqdn(r.name, cfg.domain), {}).setdefault(
+                ids("host", r.host), []
+            ).append(r.type)
     for r in cfg.dns.records:
         target = (r.value or "").rstrip(".")
         if r.type == "CNAME" and r.host is None and target in pointing:
-            pointing.setdefault(_fqdn(r.name, cfg.domain), {}).setdefault(ids("dns", target), []).append(
-                "CNAME"
-            )
+            pointing.setdefault(dns_records.fqdn(r.name, cfg.domain), {}).setdefault(
+                ids("dns", target), []
+            ).append("CNAME")
 
     if pointing:
         out.append(f'  subgraph dns["DNS names in {cfg.domain} (Cloudflare)"]')
