@@ -239,7 +239,7 @@ def test_shellcheck_catches_a_real_mistake():
 
 
 def test_pulumi_cli_matches_the_python_sdk_and_is_installed_the_standard_way():
-    locked = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "requirements.lock").read_text(), re.MULTILINE)
+    locked = re.search(r"^pulumi==([^\s\\]+)", (REPO_ROOT / "requirements.lock").read_text(), re.MULTILINE)
     assert ci()["variables"]["PULUMI_VERSION"] == locked.group(1)
     install = 'curl -fsSL https://get.pulumi.com | sh -s -- --version "$PULUMI_VERSION"'
     for name in jobs():
