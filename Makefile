@@ -2,11 +2,14 @@
 #   make plan STACK=alpha   offline plan of a stack (no credentials, no pulumi CLI)
 #   make test               the test suite (installs cloud-init and shellcheck if missing)
 #   make lint               ruff lint and format check
+#   make engine             build the real pulumi CLI from Go modules into .engine/bin
+#   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)
+#   make test-engine        the real-engine tests
 PYTHON ?= python3
 VENV := .venv
 STACK ?= alpha
 
-.PHONY: plan test lint lock venv system-packages
+.PHONY: plan test lint lock venv system-packages engine preview test-engine
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +20,18 @@ venv: $(VENV)/.installed
 
 plan: $(VENV)/.installed
 	$(VENV)/bin/python -m tools.plan $(STACK)
+
+# The real Pulumi engine, built from Go modules (engine/README.md); seconds when already built.
+engine:
+	@bash engine/build.sh
+
+# A real `pulumi preview --diff` of STACK with the policy pack, throwaway and offline (docs/engine.md).
+preview: $(VENV)/.installed engine
+	$(VENV)/bin/python -m tools.engine preview $(STACK) --policy-pack policy
+
+# The real-engine tests: the real CLI on the real program and policy pack (tests/engine/).
+test-engine: $(VENV)/.installed engine
+	$(VENV)/bin/python -m pytest -m engine tests/engine
 
 system-packages:
 	@sh tools/system-packages.sh
