@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.engine.standin_provider import install_launchers
 from tools.engine import REPO, required_plugins
 
 pytestmark = pytest.mark.engine

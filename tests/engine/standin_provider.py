@@ -96,6 +96,18 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
 
+def install_launchers(folder, versions: dict[str, str]) -> None:
+    """Write `pulumi-resource-NAME` launchers of this stand-in into `folder`, one per provider."""
+    from pathlib import Path
+
+    for name, version in versions.items():
+        exe = Path(folder) / f"pulumi-resource-{name}"
+        exe.write_text(
+            f"#!/bin/sh\nSOCIALCOOP_STANDIN_VERSION={version} exec {sys.executable} {Path(__file__).resolve()} \"$@\"\n"
+        )
+        exe.chmod(0o755)
+
+
 def main() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandIn(), server)
