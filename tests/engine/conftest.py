@@ -26,14 +26,7 @@ def standin_plugins(tmp_path_factory) -> Path:
     if not os.access(CLI, os.X_OK):
         pytest.fail(f"{CLI} is missing: run `make engine` (make test-engine does it first)")
     d = tmp_path_factory.mktemp("standin-plugins")
-    for name, version in required_plugins().items():
-        exe = d / f"pulumi-resource-{name}"
-        exe.write_text(
-            "#!/bin/sh\n"
-            f"SOCIALCOOP_STANDIN_VERSION={version} exec {sys.executable} "
-            f'{REPO / "tests/engine/standin_provider.py"} "$@"\n'
-        )
-        exe.chmod(0o755)
+    install_launchers(d, required_plugins())
     return d
 
 
