@@ -103,7 +103,7 @@ def install_launchers(folder, versions: dict[str, str]) -> None:
     for name, version in versions.items():
         exe = Path(folder) / f"pulumi-resource-{name}"
         exe.write_text(
-            f"#!/bin/sh\nSOCIALCOOP_STANDIN_VERSION={version} exec {sys.executable} {Path(__file__).resolve()} \"$@\"\n"
+            f'#!/bin/sh\nSOCIALCOOP_STANDIN_VERSION={version} exec {sys.executable} {Path(__file__).resolve()} "$@"\n'
         )
         exe.chmod(0o755)
 
