@@ -26,7 +26,17 @@ from components.protection import Protection, child_opts
 ANY = ["0.0.0.0/0", "::/0"]
 PRIMARY_IP_CONVERGE = ("name", "labels", "autoDelete", "deleteProtection")
 FIREWALL_CONVERGE = ("name", "labels", "rules")
-SERVER_CONVERGE = ("name", "labels", "backups", "firewallIds", "deleteProtection", "rebuildProtection")
+SERVER_CONVERGE = ("name", "labels", "backups", "firewallIds", "deleteProtection", "rebuildProtection") + (
+    # provider-side settings that the provider's read doesn't return: an import sees them unset
+    "keepDisk",
+    "shutdownBeforeDeletion",
+    "ignoreRemoteFirewallIds",
+)
+# An imported server ignores these in both phases. The provider never reads public_net back
+# (hetznercloud/terraform-provider-hcloud#1381), so the import would fail on it; and once in
+# state, any update of it powers the server off and unassigns its primary IP. The primary IPs
+# are adopted as resources of their own; this only stops the server from re-attaching them.
+SERVER_IMPORTED_IGNORE = ("publicNets",)
 VOLUME_CONVERGE = ("name", "labels", "deleteProtection")
 
 
@@ -124,6 +134,8 @@ class HetznerServer(pulumi.ComponentResource):
         # server's users, keys and packages are Ansible's job; cloud-init edits reach
         # new servers (alpha) only. See docs/servers.md.
         ignore = ["userData", "image", "sshKeys"] if protect else []
+        if h.imports.get("server"):
+            ignore += SERVER_IMPORTED_IGNORE
         server = hcloud.Server(
             f"{name}-server",
             name=host.name,

@@ -21,6 +21,10 @@ CORS_MAX_AGE_SECONDS = 3000
 # While adopting (components/protection.py): the imported bucket keeps these as they are.
 # Never name or region: those replace the bucket (a new, empty one).
 BUCKET_CONVERGE = ("acl", "lifecycleRules", "versioning", "forceDestroy")
+# An adopted bucket's CORS rules are imported too (ID `region,bucket`, as the bucket's): created,
+# they would overwrite the live rules without a word. While adopting they stay as they are;
+# phase 2 shows the change to the web app's rules as an update to review.
+CORS_CONVERGE = ("corsRules",)
 
 
 @dataclass
@@ -87,7 +91,9 @@ class SpacesBucket(pulumi.ComponentResource):
                     max_age_seconds=CORS_MAX_AGE_SECONDS,
                 )
             ],
-            opts=child_opts(args.protection, self, stateful=False),
+            opts=child_opts(
+                args.protection, self, stateful=False, import_id=b.import_id, adopt_ignore=CORS_CONVERGE
+            ),
         )
         self.bucket_name = bucket.name
         self.endpoint = endpoint_url(b.region)

@@ -23,6 +23,11 @@ from components.protection import Protection, child_opts
 # While adopting (components/protection.py): an imported record keeps its TTL, proxy
 # setting and comment. Never name, type or content (nor zoneId): those identify the record.
 RECORD_CONVERGE = ("ttl", "proxied", "comment")
+# TXT records made in Cloudflare's dashboard since late 2024 hold their text in quotes
+# (cloudflare-docs#17552): an import compares `content` literally, so it would fail on the
+# quotes alone. tools.import_ids has compared the text with ours, quotes stripped, when it
+# wrote the import ID (and says which records are quoted); phase 2 shows any difference.
+TXT_CONVERGE = RECORD_CONVERGE + ("content",)
 
 
 @dataclass
@@ -72,7 +77,11 @@ class Zone(pulumi.ComponentResource):
                 zone_id=cfg.dns.zone_id,
                 **fields,
                 opts=child_opts(
-                    policy, self, stateful=True, import_id=r.import_id, adopt_ignore=RECORD_CONVERGE
+                    policy,
+                    self,
+                    stateful=True,
+                    import_id=r.import_id,
+                    adopt_ignore=TXT_CONVERGE if r.type == "TXT" else RECORD_CONVERGE,
                 ),
             )
         self.names = sorted(names)  # the full names this stack writes, for review

@@ -143,7 +143,8 @@ def test_prod_protects_server_addresses_and_volume(plan):
     server = r["hypha-server"]
     assert server.inputs["deleteProtection"] is True and server.inputs["rebuildProtection"] is True
     assert server.options["protect"] is True
-    assert set(server.options["ignore_changes"]) == {"userData", "image", "sshKeys"}
+    # + publicNets: the provider never reads it back, and updating it powers the server off
+    assert set(server.options["ignore_changes"]) == {"userData", "image", "sshKeys", "publicNets"}
     for name in ("hypha-ipv4", "hypha-ipv6", "hypha-volume"):
         assert r[name].inputs["deleteProtection"] is True, name
         assert r[name].options["protect"] is True, name

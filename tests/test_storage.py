@@ -148,9 +148,11 @@ def test_prod_bucket_is_adopted_protected_and_never_force_destroyed(pulumi_mocks
         opts = captured_options["media-bucket"]
         assert opts.protect and opts.retain_on_delete
         assert opts.import_ == "fra1,test-media"
-        # CORS is configuration, recreated at will: no import, no protection.
-        assert not captured_options["media-cors"].protect
-        assert captured_options["media-cors"].import_ is None
+        # The live CORS rules are adopted with the bucket (created, they would be overwritten
+        # silently); configuration, so not protected, but kept in DigitalOcean if removed.
+        cors = captured_options["media-cors"]
+        assert not cors.protect and cors.retain_on_delete
+        assert cors.import_ == "fra1,test-media"
 
     return b.bucket_name.apply(check)
 
