@@ -114,7 +114,7 @@ def render(stack: str, preview: str, exit_code: int, job_url: str, commit: str =
         marker(stack),
         f"#### `pulumi preview --diff --stack {stack}` {status}{at}",
         "",
-        f"Updated on every push. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
+        f"Updated each time this preview job runs. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
     ]
     risky = risky_changes(preview)
     if risky:
