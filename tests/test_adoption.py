@@ -563,7 +563,13 @@ def api():
     server.server_close()
 
 
-def test_fetches_every_page_with_the_token(api, capsys, monkeypatch, matched):
+@pytest.fixture
+def http_opt_in(monkeypatch):
+    """The tests' explicit opt-in to plain HTTP, to 127.0.0.1 only (the fakes speak no TLS)."""
+    monkeypatch.setenv("SOCIALCOOP_ALLOW_HTTP_LOOPBACK", "1")
+
+
+def test_fetches_every_page_with_the_token(api, http_opt_in, capsys, monkeypatch, matched):
     url, seen = api
     monkeypatch.setenv("TEST_CF_TOKEN", TOKEN)
     argv = ["--zone-id", ZONE_ID, "--token-env", "TEST_CF_TOKEN", "--api", url, "--address", HYPHA]
@@ -575,7 +581,7 @@ def test_fetches_every_page_with_the_token(api, capsys, monkeypatch, matched):
     assert TOKEN not in out + err
 
 
-def test_a_refused_token_stops_without_showing_it(api, capsys, monkeypatch):
+def test_a_refused_token_stops_without_showing_it(api, http_opt_in, capsys, monkeypatch):
     url, seen = api
     monkeypatch.setenv("TEST_CF_TOKEN", "wrong-token-not-real")
     argv = ["--zone-id", ZONE_ID, "--token-env", "TEST_CF_TOKEN", "--api", url]
@@ -604,3 +610,52 @@ def test_fetch_refuses_before_sending_anything(capsys, monkeypatch, argv, env, m
     assert import_ids.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and TOKEN not in err
+
+
+def test_plain_http_is_refused_without_the_tests_opt_in(api, capsys, monkeypatch):
+    """Issue 17: http:// to 127.0.0.1 used to be accepted silently; now only with the opt-in."""
+    url, seen = api
+    monkeypatch.delenv("SOCIALCOOP_ALLOW_HTTP_LOOPBACK", raising=False)
+    monkeypatch.setenv("TEST_CF_TOKEN", TOKEN)
+    argv = ["--zone-id", ZONE_ID, "--token-env", "TEST_CF_TOKEN", "--api", url, "--address", HYPHA]
+    assert import_ids.main(argv) == 2
+    assert "must be https://" in capsys.readouterr().err
+    assert seen == []  # nothing was sent
+
+
+def test_the_opt_in_is_for_this_machine_only(http_opt_in, capsys, monkeypatch):
+    monkeypatch.setenv("TEST_CF_TOKEN", TOKEN)
+    argv = ["--zone-id", ZONE_ID, "--token-env", "TEST_CF_TOKEN", "--api", "http://api.example.org/v4"]
+    assert import_ids.main(argv) == 2
+    assert "must be https://" in capsys.readouterr().err
+
+
+def test_a_redirect_to_another_host_never_gets_the_token(api, capsys, monkeypatch):
+    """Issue 17: the token followed a redirect to whatever host it named (here another port)."""
+    target, seen = api
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", target + self.path.removeprefix("/client/v4"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("SOCIALCOOP_ALLOW_HTTP_LOOPBACK", "1")
+        monkeypatch.setenv("TEST_CF_TOKEN", TOKEN)
+        url = f"http://127.0.0.1:{server.server_address[1]}/client/v4"
+        argv = ["--zone-id", ZONE_ID, "--token-env", "TEST_CF_TOKEN", "--api", url, "--address", HYPHA]
+        assert import_ids.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "refused a redirect" in err and target in err and TOKEN not in err
+        assert seen == []  # the other host saw no request at all, so no token
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -18,20 +18,23 @@ from tools.gitlab_comment import MAX_NOTE_CHARS, marker, render
 TOKEN = "glpat-FAKE-test-token-0123456789"  # obviously fake
 JOB_URL = "https://git.example/socialcoop/infra/-/jobs/42"
 NOTES_PATH = "/api/v4/projects/7/merge_requests/3/notes"
+BOT = {"id": 50, "username": "project_7_bot_preview"}  # the token's own user (GET /user)
+HUMAN = {"id": 60, "username": "mallory"}
 
 
 class FakeGitLab(ThreadingHTTPServer):
-    """Just enough of GitLab's notes API: list (paginated), create, update, errors."""
+    """Just enough of GitLab's API: who the token is, notes (list paginated, create, update), errors."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict] = []
         self.notes: list[dict] = []
         self.fail: tuple[int, dict] | None = None  # (status, JSON body) for POST/PUT
+        self.redirect_to: str | None = None  # answer every request with a 302 to this API URL
 
-    def add_note(self, body: str, system: bool = False) -> int:
+    def add_note(self, body: str, system: bool = False, author: dict = HUMAN) -> int:
         note_id = 1000 + len(self.notes)
-        self.notes.append({"id": note_id, "body": body, "system": system})
+        self.notes.append({"id": note_id, "body": body, "system": system, "author": author})
         return note_id
 
     @property
@@ -68,10 +71,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "body": body,
             }
         )
+        if self.server.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", self.server.redirect_to + self.path.removeprefix("/api/v4"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if self.headers.get("PRIVATE-TOKEN") != TOKEN:  # case-insensitive, like HTTP
             return self._reply(401, {"message": "401 Unauthorized"})
         if self.server.fail and self.command in ("POST", "PUT"):
             return self._reply(*self.server.fail)
+        if self.command == "GET" and url.path == "/api/v4/user":
+            return self._reply(200, BOT)
         if self.command == "GET" and url.path == NOTES_PATH:
             query = dict(urllib.parse.parse_qsl(url.query))
             page, per_page = int(query.get("page", 1)), min(int(query.get("per_page", 20)), 100)
@@ -79,11 +90,13 @@ class _Handler(BaseHTTPRequestHandler):
             more = page * per_page < len(self.server.notes)
             return self._reply(200, chunk, {"X-Next-Page": str(page + 1) if more else ""})
         if self.command == "POST" and url.path == NOTES_PATH:
-            note_id = self.server.add_note(body["body"])
-            return self._reply(201, {"id": note_id, "body": body["body"]})
+            note_id = self.server.add_note(body["body"], author=BOT)
+            return self._reply(201, self.server.notes[-1])
         if self.command == "PUT" and url.path.startswith(NOTES_PATH + "/"):
             note_id = int(url.path.rsplit("/", 1)[1])
             for note in self.server.notes:
+                if note["id"] == note_id and note["author"] != BOT:  # GitLab: only the author edits
+                    return self._reply(403, {"message": "403 Forbidden"})
                 if note["id"] == note_id:
                     note["body"] = body["body"]
                     return self._reply(200, note)
@@ -118,6 +131,7 @@ def ci_env(server: FakeGitLab, **overrides) -> dict[str, str]:
 
 
 def run(tmp_path, server, text: str, stack: str = "prod", exit_code: int = 0, **env) -> int:
+    env.setdefault("SOCIALCOOP_ALLOW_HTTP_LOOPBACK", "1")  # the fake speaks plain HTTP on 127.0.0.1
     preview = tmp_path / f"preview-{stack}.txt"
     preview.write_text(text)
     argv = ["--stack", stack, "--file", str(preview), "--exit-code", str(exit_code)]
@@ -174,15 +188,63 @@ def test_finds_its_note_on_a_later_page(gitlab, tmp_path):
         gitlab.add_note(f"discussion {i}")
     gitlab.add_note(f"> quoting the bot:\n> {marker('prod')}")  # not ours: marker not at the start
     gitlab.add_note(marker("prod"), system=True)  # system notes are never ours
-    ours = gitlab.add_note(f"{marker('prod')}\nold preview")
+    ours = gitlab.add_note(f"{marker('prod')}\nold preview", author=BOT)
     gitlab.add_note("one more")
 
     assert run(tmp_path, gitlab, "new preview") == 0
-    pages = [r["query"]["page"] for r in gitlab.requests if r["method"] == "GET"]
-    assert pages == ["1", "2", "3"]
-    assert all(r["query"]["per_page"] == "100" for r in gitlab.requests if r["method"] == "GET")
+    listed = [r for r in gitlab.requests if r["method"] == "GET" and r["path"] == NOTES_PATH]
+    assert [r["query"]["page"] for r in listed] == ["1", "2", "3"]
+    assert all(r["query"]["per_page"] == "100" for r in listed)
     assert [(r["method"], r["path"]) for r in writes(gitlab)] == [("PUT", f"{NOTES_PATH}/{ours}")]
     assert "new preview" in gitlab.notes[-2]["body"]
+
+
+def test_a_note_someone_else_wrote_with_the_marker_is_left_alone(gitlab, tmp_path, capsys):
+    """Issue 17: a spoofed note made the job fail with 403 and post no preview."""
+    spoof = gitlab.add_note(f"{marker('prod')}\nall fine, 0 to delete", author=HUMAN)
+    assert run(tmp_path, gitlab, "- 1 to delete") == 0
+    assert [(r["method"], r["path"]) for r in writes(gitlab)] == [("POST", NOTES_PATH)]
+    assert gitlab.notes[0]["id"] == spoof and gitlab.notes[0]["body"].endswith("all fine, 0 to delete")
+    ours = gitlab.notes[-1]
+    assert ours["author"] == BOT and "- 1 to delete" in ours["body"]
+    out = capsys.readouterr().out
+    assert f"note {spoof}" in out and "@mallory" in out  # the job log says whose note it left alone
+
+    assert run(tmp_path, gitlab, "~ 1 to update") == 0  # the next push updates our note, not the spoof
+    assert (
+        writes(gitlab)[-1]["method"] == "PUT" and writes(gitlab)[-1]["path"] == f"{NOTES_PATH}/{ours['id']}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "opt_in"),
+    [
+        ("http://127.0.0.1:{port}/api/v4", None),  # plain HTTP without the tests' opt-in
+        ("http://git.example:{port}/api/v4", "1"),  # the opt-in is for this machine only
+        ("ftp://127.0.0.1:{port}/api/v4", "1"),
+    ],
+)
+def test_only_https_unless_a_test_opts_in_for_this_machine(gitlab, tmp_path, capsys, url, opt_in):
+    port = gitlab.server_address[1]
+    env = {"CI_API_V4_URL": url.format(port=port), "SOCIALCOOP_ALLOW_HTTP_LOOPBACK": opt_in}
+    assert run(tmp_path, gitlab, "preview", **env) == 2
+    assert "must be https://" in capsys.readouterr().err
+    assert gitlab.requests == []
+
+
+def test_a_redirect_is_refused_and_the_token_stays_home(gitlab, tmp_path, capsys):
+    other = FakeGitLab()  # another host, as far as the token is concerned
+    thread = threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        gitlab.redirect_to = other.api_url
+        assert run(tmp_path, gitlab, "preview") == 1
+        assert other.requests == []
+        err = capsys.readouterr().err
+        assert "redirect" in err and other.api_url in err and TOKEN not in err
+    finally:
+        other.shutdown()
+        other.server_close()
 
 
 # --------------------------------------------------------------------------- errors
@@ -212,6 +274,7 @@ def test_unreachable_api_is_a_clear_error(tmp_path, capsys):
     preview.write_text("x")
     env = {
         "CI_API_V4_URL": "http://127.0.0.1:9/api/v4",  # discard port: nothing listens
+        "SOCIALCOOP_ALLOW_HTTP_LOOPBACK": "1",
         "CI_PROJECT_ID": "7",
         "CI_MERGE_REQUEST_IID": "3",
         "CI_JOB_URL": JOB_URL,
@@ -219,7 +282,7 @@ def test_unreachable_api_is_a_clear_error(tmp_path, capsys):
     }
     assert gitlab_comment.main(["--stack", "prod", "--file", str(preview)], env) == 1
     err = capsys.readouterr().err
-    assert "GET http://127.0.0.1:9/api/v4/projects/7/merge_requests/3/notes" in err
+    assert "GET http://127.0.0.1:9/api/v4/user" in err
     assert TOKEN not in err
 
 
@@ -239,7 +302,7 @@ def test_command_line_exit_status_and_output(gitlab, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tools.gitlab_comment", "--stack", "alpha", "--file", str(preview)],
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **ci_env(gitlab)},
+        env={"PATH": "/usr/bin:/bin", "SOCIALCOOP_ALLOW_HTTP_LOOPBACK": "1", **ci_env(gitlab)},
         capture_output=True,
         text=True,
         timeout=30,

@@ -5,7 +5,10 @@
 Runs in the ``preview:*`` CI jobs (see .gitlab-ci.yml and docs/ci.md). Standard library only.
 The comment starts with a hidden marker (``<!-- socialcoop-infra:preview:prod -->``); the
 tool looks for its own earlier comment by that marker and edits it instead of adding a new
-one. A preview longer than GitLab's note limit is cut, with a link to the full job log.
+one. Its own means written by the token's user (GitLab's ``GET /user``): a note someone
+else wrote with the marker is left alone, named in the job log, and a new note is posted.
+A preview longer than GitLab's note limit is cut, with a link to the full job log.
+The API URL must be https:// and redirects are refused (tools/safe_http.py).
 
 Environment (GitLab sets the ``CI_*`` ones in merge request pipelines):
   CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, CI_JOB_URL (and CI_COMMIT_SHORT_SHA,
@@ -30,6 +33,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from tools import safe_http
 
 MAX_NOTE_CHARS = 1_000_000  # GitLab: "Note is too long (maximum is 1000000 characters)"
 TOKEN_VARIABLE = "GITLAB_NOTE_TOKEN"
@@ -74,8 +79,9 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
             f"GitLab sets the CI_* ones only in merge request pipelines.{hint}"
         )
     api_url = environ["CI_API_V4_URL"].rstrip("/")
-    if urllib.parse.urlsplit(api_url).scheme not in ("http", "https"):
-        raise CommentError(f"CI_API_V4_URL must be an http(s) URL, got {api_url!r}")
+    problem = safe_http.url_problem(api_url, environ)
+    if problem:
+        raise CommentError(f"CI_API_V4_URL = {api_url!r}: {problem}")
     return Settings(
         api_url=api_url,
         project_id=environ["CI_PROJECT_ID"],
@@ -108,7 +114,7 @@ def render(stack: str, preview: str, exit_code: int, job_url: str, commit: str =
         marker(stack),
         f"#### `pulumi preview --diff --stack {stack}` {status}{at}",
         "",
-        f"Updated on every push. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
+        f"Updated each time this preview job runs. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
     ]
     risky = risky_changes(preview)
     if risky:
@@ -134,17 +140,10 @@ def render(stack: str, preview: str, exit_code: int, job_url: str, commit: str =
 # --------------------------------------------------------------------------- the API
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: it would resend the token to wherever it points."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 class GitLab:
     def __init__(self, settings: Settings) -> None:
         self._s = settings
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        self._opener = safe_http.opener()  # redirects refused: the token goes nowhere else
         project = urllib.parse.quote(settings.project_id, safe="")
         iid = urllib.parse.quote(settings.mr_iid, safe="")
         self._notes = f"{settings.api_url}/projects/{project}/merge_requests/{iid}/notes"
@@ -172,20 +171,29 @@ class GitLab:
         except ValueError:
             raise CommentError(f"{where}: the response is not JSON") from None
 
-    def find_note(self, stack: str) -> int | None:
-        """The id of this tool's earlier note for the stack, looking through every page."""
-        page = "1"
+    def whoami(self) -> dict:
+        """The token's own user (for a project access token, its bot user)."""
+        user, _ = self._request("GET", f"{self._s.api_url}/user")
+        return user
+
+    def find_note(self, stack: str, user: dict) -> tuple[int | None, list[dict]]:
+        """The id of ``user``'s earlier note for the stack, looking through every page, and
+        the notes by anyone else that start with the same marker (left alone)."""
+        page, others = "1", []
         for _ in range(MAX_PAGES):
             query = urllib.parse.urlencode(
                 {"sort": "asc", "order_by": "created_at", "per_page": PER_PAGE, "page": page}
             )
             notes, headers = self._request("GET", f"{self._notes}?{query}")
             for note in notes or []:
-                if not note.get("system") and str(note.get("body", "")).startswith(marker(stack)):
-                    return int(note["id"])
+                if note.get("system") or not str(note.get("body", "")).startswith(marker(stack)):
+                    continue
+                if (note.get("author") or {}).get("id") == user["id"]:
+                    return int(note["id"]), others
+                others.append(note)
             page = (headers.get("X-Next-Page") or "").strip()
             if not page or not notes:
-                return None
+                return None, others
         raise CommentError(f"gave up after {MAX_PAGES} pages of notes")
 
     def create(self, body: str) -> int:
@@ -214,9 +222,16 @@ def _api_message(error: urllib.error.HTTPError) -> str:
 
 
 def post_preview(settings: Settings, stack: str, body: str) -> str:
-    """Create the stack's note, or update it if it exists. Returns what was done."""
+    """Create the stack's note, or update it if this token's user wrote it. Returns what was done."""
     gitlab = GitLab(settings)
-    note_id = gitlab.find_note(stack)
+    user = gitlab.whoami()
+    note_id, others = gitlab.find_note(stack, user)
+    for note in others:
+        author = (note.get("author") or {}).get("username", "?")
+        print(
+            f"gitlab_comment: note {note['id']} starts with the {stack} preview marker but is by "
+            f"@{author}, not @{user.get('username', '?')}: left alone, not this preview"
+        )
     if note_id is None:
         return f"created note {gitlab.create(body)}"
     return f"updated note {gitlab.update(note_id, body)}"

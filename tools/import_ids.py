@@ -39,6 +39,7 @@ import yaml
 
 from components.config import PROJECT, REPO_ROOT, StackConfig
 from components.dns_records import CAA_VALUE, ResolvedRecord, at_or_under, fqdn, relative, resolve
+from tools import safe_http
 from tools.plan import cli_stack
 from tools.zonefile import add_address_option, host_content, known_addresses
 
@@ -98,16 +99,15 @@ def read_json(paths: list[str]) -> list[dict]:
 
 
 def check_api_url(api: str) -> None:
-    """The token travels in a header: only over HTTPS (plain HTTP only to this machine, for tests)."""
-    url = urllib.parse.urlsplit(api)
-    if url.scheme != "https" and not (
-        url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
-    ):
-        raise ImportIdsError(f"--api {api}: must be https:// (the token would travel in clear)")
+    """The token travels in a header: only over HTTPS (tools/safe_http.py)."""
+    problem = safe_http.url_problem(api)
+    if problem:
+        raise ImportIdsError(f"--api {api}: {problem}")
 
 
 def fetch(api: str, zone_id: str, token: str, per_page: int = PER_PAGE) -> list[dict]:
-    """GET /zones/{zone_id}/dns_records, every page. The token is only ever sent, never shown."""
+    """GET /zones/{zone_id}/dns_records, every page. The token is only ever sent, never shown,
+    and never to another host: a redirect stops the fetch."""
     check_api_url(api)
     records, page = [], 1
     while True:
@@ -117,7 +117,7 @@ def fetch(api: str, zone_id: str, token: str, per_page: int = PER_PAGE) -> list[
             url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with safe_http.opener().open(request, timeout=30) as response:
                 body = json.load(response)
         except urllib.error.HTTPError as e:
             try:

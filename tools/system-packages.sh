@@ -1,10 +1,12 @@
 #!/bin/sh
-# Debian packages the tests use as real validators: cloud-init (`cloud-init schema`)
-# and shellcheck. Installs them only when missing.
+# Debian packages the tests use: cloud-init (`cloud-init schema`) and shellcheck as real
+# validators, curl for CI's checked Pulumi CLI install (.ci/install-pulumi.sh against a
+# local server). Installs them only when missing.
 set -eu
 missing=""
 command -v cloud-init >/dev/null 2>&1 || missing="$missing cloud-init"
 command -v shellcheck >/dev/null 2>&1 || missing="$missing shellcheck"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=""
