@@ -394,6 +394,9 @@ def test_saved_response_gives_every_prod_record_its_id(matched, prod_cfg):
     notes = "\n".join(matched.notes)
     assert "alpha.social.coop A" in notes and "alpha stack's" in notes
     assert "old.social.coop A 192.0.2.99" in notes and "_imaps._tcp.social.coop SRV" in notes
+    # the dashboard-quoted DKIM record: matched, and a human is told what phase 2 will show
+    (quoted,) = [n for n in matched.notes if "holds this TXT text in quotes" in n]
+    assert quoted.startswith("k1._domainkey.mg-txt-dkim ") and "phase 2" in quoted
 
 
 def test_matching_normalises_names_targets_addresses_and_quoting(prod_cfg):

@@ -297,6 +297,13 @@ def match(
                 f"{label}: listed in data/new-in-prod.yaml but exists in Cloudflare ({rec['id']}): "
                 "remove it from the list so it is imported, not created twice"
             )
+        if r.type == "TXT" and str(rec.get("content") or "").strip().startswith('"'):
+            result.notes.append(
+                f"{label}: Cloudflare holds this TXT text in quotes (as its dashboard writes it); same text "
+                "as the stack's. The import takes it as it is (TXT content is ignored while adopting); in "
+                "phase 2 the preview shows `~ content` dropping the quotes: the same DNS answer, your "
+                "decision (docs/adoption.md, 'Quoted TXT records')"
+            )
         for diff in _differences(r, rec):
             result.warnings.append(
                 f"{label}: {diff}; the import would refuse it until the stack file says what Cloudflare has"
