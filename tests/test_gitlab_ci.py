@@ -143,6 +143,7 @@ def pipeline(variables: dict[str, str], doc: dict | None = None) -> dict[str, st
 PROJECT, FORK = "7", "99"
 MAIN = {"CI_DEFAULT_BRANCH": "main", "CI_PROJECT_ID": PROJECT}
 MR = {**MAIN, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_PROJECT_ID": PROJECT}
+SCHEDULE = {**MAIN, "CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "main"}
 SCENARIOS = {
     "merge request from a branch of this project": {**MR, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": PROJECT},
     # A fork's merge request pipeline runs in the fork (CI_PROJECT_ID is the fork's) ...
@@ -156,6 +157,9 @@ SCENARIOS = {
         "CI_COMMIT_BRANCH": "main",
     },
     "push to a feature branch": {**MAIN, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "dns-ttl"},
+    "drift schedule for prod": {**SCHEDULE, "DRIFT_STACK": "prod"},
+    "drift schedule for alpha": {**SCHEDULE, "DRIFT_STACK": "alpha"},
+    "schedule on a feature branch": {**SCHEDULE, "CI_COMMIT_BRANCH": "dns-ttl", "DRIFT_STACK": "prod"},
 }
 APPLIES = {"apply:alpha": "manual", "destroy:alpha": "manual", "apply:prod": "manual"}
 EXPECTED = {
@@ -169,6 +173,10 @@ EXPECTED = {
     "push to the default branch": {"check": "on_success", **APPLIES},
     "pipeline run by hand on the default branch": {"check": "on_success", **APPLIES},
     "push to a feature branch": {},  # its merge request pipeline does the work
+    # drift: only the scheduled stack's job, never an apply
+    "drift schedule for prod": {"check": "on_success", "drift:prod": "on_success"},
+    "drift schedule for alpha": {"check": "on_success", "drift:alpha": "on_success"},
+    "schedule on a feature branch": {},
 }
 
 
@@ -528,7 +536,7 @@ def test_jobs_get_the_pulumi_cli_only_through_the_checksum_check():
         if uses:
             users += 1
             assert body.index('sh .ci/install-pulumi.sh "$HOME/.pulumi/bin"') < min(uses), name
-    assert users == 5
+    assert users == 7
 
 
 def test_python_packages_install_only_from_the_hashed_lock():
