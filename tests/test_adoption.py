@@ -17,6 +17,7 @@ import yaml
 
 from components.dns_records import resolve
 from tests.conftest import key, stack_doc
+from tests.fakehttp import serving
 from tools import adopt_zone, import_ids, zonefile
 from tools import plan as plan_tool
 
@@ -558,12 +559,8 @@ def api():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/client/v4", seen
-    server.shutdown()
-    server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/client/v4", seen
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
+from tests.fakehttp import JsonHandler, serving
 from tools import drift_issue
 from tools.drift_issue import marker
 
@@ -41,19 +41,8 @@ class FakeGitLab(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/api/v4"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeGitLab
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _reply(self, status: int, payload) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _handle(self) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -62,37 +51,37 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else None
         self.server.requests.append({"method": self.command, "path": url.path, "query": query, "body": body})
         if self.headers.get("PRIVATE-TOKEN") != TOKEN:
-            return self._reply(401, {"message": "401 Unauthorized"})
+            return self.reply(401, {"message": "401 Unauthorized"})
         if self.command == "GET" and url.path == "/api/v4/user":
-            return self._reply(200, BOT)
+            return self.reply(200, BOT)
         if self.command == "GET" and url.path == ISSUES:
             found = [
                 i
                 for i in self.server.issues
                 if i["state"] == query.get("state") and query.get("labels", "") in i["labels"]
             ]
-            return self._reply(200, found)
+            return self.reply(200, found)
         if self.command == "POST" and url.path == ISSUES:
             labels = tuple(body["labels"].split(","))
-            return self._reply(
+            return self.reply(
                 201, self.server.add(body["description"], labels=labels) | {"title": body["title"]}
             )
         parts = url.path.removeprefix(ISSUES + "/").split("/")
         issue = next((i for i in self.server.issues if str(i["iid"]) == parts[0]), None)
         if issue is None:
-            return self._reply(404, {"message": "404 Not found"})
+            return self.reply(404, {"message": "404 Not found"})
         if self.command == "POST" and parts[1:] == ["notes"]:
             issue["notes"].append(body["body"])
-            return self._reply(201, {"id": 1, "body": body["body"]})
+            return self.reply(201, {"id": 1, "body": body["body"]})
         if self.command == "PUT" and len(parts) == 1:
             if issue["author"] != BOT:
-                return self._reply(403, {"message": "403 Forbidden"})
+                return self.reply(403, {"message": "403 Forbidden"})
             if body.get("state_event") == "close":
                 issue["state"] = "closed"
             if "description" in body:
                 issue["description"] = body["description"]
-            return self._reply(200, issue)
-        return self._reply(404, {"message": "404 Not found"})
+            return self.reply(200, issue)
+        return self.reply(404, {"message": "404 Not found"})
 
     do_GET = do_POST = do_PUT = _handle
 
@@ -101,12 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
 def gitlab(monkeypatch):
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    server = FakeGitLab()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(FakeGitLab()) as server:
+        yield server
 
 
 def run(server, tmp_path, exit_code: int, preview: str = "~ 1 to update", report: str = "") -> int:

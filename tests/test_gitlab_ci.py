@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pytest
 import yaml
 
 from components.config import REPO_ROOT
+from tests.fakehttp import serving
 
 CI_FILE = REPO_ROOT / ".gitlab-ci.yml"
 DOCS = REPO_ROOT / "docs" / "ci.md"
@@ -583,18 +583,14 @@ def releases():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield {
-        "url": f"http://127.0.0.1:{server.server_address[1]}/releases/sdk",
-        "tarball": tarball,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "version": version,
-        "seen": seen,
-    }
-    server.shutdown()
-    server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        yield {
+            "url": f"http://127.0.0.1:{server.server_address[1]}/releases/sdk",
+            "tarball": tarball,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "version": version,
+            "seen": seen,
+        }
 
 
 def install(

@@ -7,11 +7,12 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from components.config import REPO_ROOT
+from tests.fakehttp import JsonHandler, serving
 from tools import gitlab_comment
 from tools.gitlab_comment import MAX_NOTE_CHARS, marker, render
 
@@ -42,21 +43,8 @@ class FakeGitLab(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/api/v4"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeGitLab
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def _reply(self, status: int, payload, headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def _handle(self) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -78,29 +66,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return None
         if self.headers.get("PRIVATE-TOKEN") != TOKEN:  # case-insensitive, like HTTP
-            return self._reply(401, {"message": "401 Unauthorized"})
+            return self.reply(401, {"message": "401 Unauthorized"})
         if self.server.fail and self.command in ("POST", "PUT"):
-            return self._reply(*self.server.fail)
+            return self.reply(*self.server.fail)
         if self.command == "GET" and url.path == "/api/v4/user":
-            return self._reply(200, BOT)
+            return self.reply(200, BOT)
         if self.command == "GET" and url.path == NOTES_PATH:
             query = dict(urllib.parse.parse_qsl(url.query))
             page, per_page = int(query.get("page", 1)), min(int(query.get("per_page", 20)), 100)
             chunk = self.server.notes[(page - 1) * per_page : page * per_page]
             more = page * per_page < len(self.server.notes)
-            return self._reply(200, chunk, {"X-Next-Page": str(page + 1) if more else ""})
+            return self.reply(200, chunk, {"X-Next-Page": str(page + 1) if more else ""})
         if self.command == "POST" and url.path == NOTES_PATH:
             note_id = self.server.add_note(body["body"], author=BOT)
-            return self._reply(201, self.server.notes[-1])
+            return self.reply(201, self.server.notes[-1])
         if self.command == "PUT" and url.path.startswith(NOTES_PATH + "/"):
             note_id = int(url.path.rsplit("/", 1)[1])
             for note in self.server.notes:
                 if note["id"] == note_id and note["author"] != BOT:  # GitLab: only the author edits
-                    return self._reply(403, {"message": "403 Forbidden"})
+                    return self.reply(403, {"message": "403 Forbidden"})
                 if note["id"] == note_id:
                     note["body"] = body["body"]
-                    return self._reply(200, note)
-        return self._reply(404, {"message": "404 Not found"})
+                    return self.reply(200, note)
+        return self.reply(404, {"message": "404 Not found"})
 
     do_GET = do_POST = do_PUT = _handle
 
@@ -109,12 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
 def gitlab(monkeypatch):
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    server = FakeGitLab()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(FakeGitLab()) as server:
+        yield server
 
 
 def ci_env(server: FakeGitLab, **overrides) -> dict[str, str]:
