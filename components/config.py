@@ -480,7 +480,9 @@ def _self_hosting(n: Node) -> SelfHosting | None:
     sh = n.node("self_hosting", None)
     if sh is None:
         return None
-    names = sh.str_list("nameservers", pattern=FQDN, allowed="a name server's full name, e.g. ns1.example.net")
+    names = sh.str_list(
+        "nameservers", pattern=FQDN, allowed="a name server's full name, e.g. ns1.example.net"
+    )
     if not names:
         raise sh.error("nameservers", [], "at least one name server, e.g. [ns1.example.net, ns2.example.org]")
     hostmaster = sh.str("hostmaster", pattern=EMAIL, allowed="an email address, e.g. hostmaster@social.coop")

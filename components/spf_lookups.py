@@ -170,7 +170,9 @@ class Report:
 
     def line(self) -> str:
         declared = ", ".join(f"{s.sender.name} {s.measured} (declared {s.declared})" for s in self.senders)
-        return f"{self.name}: {self.tree.lookups} of {mail_auth.MAX_LOOKUPS} DNS lookups: {declared or 'none'}"
+        return (
+            f"{self.name}: {self.tree.lookups} of {mail_auth.MAX_LOOKUPS} DNS lookups: {declared or 'none'}"
+        )
 
 
 def check_stack(cfg: StackConfig, resolver) -> list[Report]:

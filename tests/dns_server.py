@@ -182,4 +182,3 @@ def social_coop_zone(*extra: str, serial: int = 1, address: str | None = None) -
     address = address or planned_address("hypha")
     ns = [a for n in NAMESERVERS for a in ("--ns", n)]
     return zone_text("prod", "alpha", *ns, "--serial", str(serial), "--address", address, *extra)
-

@@ -77,9 +77,15 @@ def test_the_zone_has_its_soa_and_name_servers(dns_server):
     ns = {rd.target.to_text() for _, rd in resolver.query("social.coop", "NS").of("NS")}
     assert ns == {f"{n}." for n in NAMESERVERS}
     (_, soa), *_ = resolver.query("social.coop", "SOA").of("SOA")
-    assert (soa.mname.to_text(), soa.rname.to_text(), soa.serial) == ("ns1.example.net.", "hostmaster.social.coop.", 1)
+    assert (soa.mname.to_text(), soa.rname.to_text(), soa.serial) == (
+        "ns1.example.net.",
+        "hostmaster.social.coop.",
+        1,
+    )
     # authoritative: the answer has the AA flag, and a name that does not exist is NXDOMAIN
-    r = dns.query.udp(dns.message.make_query("nosuch.social.coop", "A"), "127.0.0.1", port=dns_server.port, timeout=2)
+    r = dns.query.udp(
+        dns.message.make_query("nosuch.social.coop", "A"), "127.0.0.1", port=dns_server.port, timeout=2
+    )
     assert r.flags & dns.flags.AA and dns.rcode.to_text(r.rcode()) == "NXDOMAIN"
 
 
@@ -106,7 +112,10 @@ def test_the_complete_zone_can_come_from_the_stack_file(capsys, write_stack):
         }
 
     path = write_stack("prod", self_host)
-    assert zonefile.main(["prod", "--config", str(path), "--serial", "7", "--address", "hypha=203.0.113.30"]) == 0
+    assert (
+        zonefile.main(["prod", "--config", str(path), "--serial", "7", "--address", "hypha=203.0.113.30"])
+        == 0
+    )
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
     assert lines[4:7] == [
         "@ 3600 IN SOA ns1.example.net. tech\\.team.social.coop. 7 3600 900 1209600 300",

@@ -31,14 +31,20 @@ def add_bulk(c):
 
 def test_prod_spf_measures_as_declared(load_config, resolver):
     reports = spf_lookups.check_stack(load_config("prod"), resolver)
-    assert [(r.name, r.tree.lookups, r.problems) for r in reports] == [("social.coop", 5, []), ("mg.social.coop", 2, [])]
+    assert [(r.name, r.tree.lookups, r.problems) for r in reports] == [
+        ("social.coop", 5, []),
+        ("mg.social.coop", 2, []),
+    ]
     apex = reports[0]
     assert [(s.sender.name, s.declared, s.measured, s.chain) for s in apex.senders] == [
         ("mailgun", 2, 2, "mailgun.org > _spf.mailgun.org"),
         ("zoho", 2, 2, "zoho.eu > spf.zoho.eu"),
         ("mayfirst", 1, 1, "spf.mayfirst.org"),
     ]
-    assert apex.line() == "social.coop: 5 of 10 DNS lookups: mailgun 2 (declared 2), zoho 2 (declared 2), mayfirst 1 (declared 1)"
+    assert (
+        apex.line()
+        == "social.coop: 5 of 10 DNS lookups: mailgun 2 (declared 2), zoho 2 (declared 2), mayfirst 1 (declared 1)"
+    )
     assert resolver.queries >= 5  # really asked: one TXT per record in the tree
 
 
@@ -46,9 +52,7 @@ def test_prod_spf_measures_as_declared(load_config, resolver):
 def test_a_wrong_claim_names_the_sender_and_the_difference(load_config, resolver, claim, how):
     cfg = load_config("prod", lambda c: c[key("mail")]["senders"]["mailgun"].update(lookups=claim))
     problems = [p for r in spf_lookups.check_stack(cfg, resolver) for p in r.problems]
-    expected = (
-        f"{cfg.source}: mail.senders.mailgun.lookups = {claim}: measured 2 (mailgun.org > _spf.mailgun.org), {how}"
-    )
+    expected = f"{cfg.source}: mail.senders.mailgun.lookups = {claim}: measured 2 (mailgun.org > _spf.mailgun.org), {how}"
     assert problems == [expected, expected]  # in social.coop's record and in mg's
 
 
@@ -66,7 +70,9 @@ def test_a_chain_that_pushes_the_total_over_ten_fails_naming_it(load_config, res
 
 
 def test_an_include_without_an_spf_record_is_a_permerror(resolver):
-    tree = spf_lookups.measure("social.coop", resolver, "v=spf1 include:forwarding.example a:nosuch.social.coop -all")
+    tree = spf_lookups.measure(
+        "social.coop", resolver, "v=spf1 include:forwarding.example a:nosuch.social.coop -all"
+    )
     assert tree.lookups == 2 and tree.void == 1
     assert tree.errors() == ["forwarding.example: no SPF record: permerror"]
 
@@ -86,7 +92,10 @@ def test_plan_fails_at_eleven_measured_lookups(capsys, dns_server, write_stack):
     argv = ["prod", "--config", str(path), "--nameserver", "127.0.0.1", "--port", str(dns_server.port)]
     assert plan_tool.main(argv) == 1
     out, err = capsys.readouterr()
-    assert "  social.coop: 11 of 10 DNS lookups: mailgun 2 (declared 2), zoho 2 (declared 2), mayfirst 1 (declared 1), bulk 6 (declared 5)" in out
+    assert (
+        "  social.coop: 11 of 10 DNS lookups: mailgun 2 (declared 2), zoho 2 (declared 2), mayfirst 1 (declared 1), bulk 6 (declared 5)"
+        in out
+    )
     assert "error: social.coop: the SPF record (mail.spf[0]) needs 11 DNS lookups" in err
     assert "mail.senders.bulk.lookups = 5: measured 6" in err
 

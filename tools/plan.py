@@ -469,7 +469,9 @@ def spf_section(cfg: StackConfig, args: argparse.Namespace) -> int:
         for s in cfg.mail.spf:
             costs = [(n, mail_auth.lookups(cfg.mail.senders[n])) for n in s.senders]
             detail = ", ".join(f"{n} {c}" for n, c in costs)
-            print(f"  {fqdn(s.name, cfg.domain)}: {sum(c for _, c in costs)} of {mail_auth.MAX_LOOKUPS}: {detail}")
+            print(
+                f"  {fqdn(s.name, cfg.domain)}: {sum(c for _, c in costs)} of {mail_auth.MAX_LOOKUPS}: {detail}"
+            )
         return 0
     where = f"{args.nameserver}:{args.port}" if args.nameserver else "public DNS"
     print(f"\nSPF lookups (measured through {where}, RFC 7208 section 4.6.4):")

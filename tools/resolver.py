@@ -71,7 +71,9 @@ class Resolver:
         for server in self.nameservers:
             self.queries += 1
             try:
-                response, _ = dns.query.udp_with_fallback(request, str(server), timeout=self.timeout, port=self.port)
+                response, _ = dns.query.udp_with_fallback(
+                    request, str(server), timeout=self.timeout, port=self.port
+                )
             except (dns.exception.DNSException, OSError) as e:
                 problems.append(f"{server}: {e.__class__.__name__} {e}")
                 continue
@@ -92,7 +94,9 @@ class Resolver:
 
     def txt(self, name: str) -> list[str]:
         """Each TXT record at name, its character-strings joined (RFC 7208 §3.3)."""
-        return [b"".join(rd.strings).decode("utf-8", "replace") for _, rd in self.query(name, "TXT").of("TXT")]
+        return [
+            b"".join(rd.strings).decode("utf-8", "replace") for _, rd in self.query(name, "TXT").of("TXT")
+        ]
 
 
 def authoritative(domain: str, via: Resolver | None = None) -> Resolver:
@@ -101,7 +105,9 @@ def authoritative(domain: str, via: Resolver | None = None) -> Resolver:
     names = [rd.target.to_text() for _, rd in via.query(domain, "NS").of("NS")]
     if not names:
         raise DnsError(f"{domain} NS: no name servers found")
-    addresses = [rd.address for ns in names for rtype in ("A", "AAAA") for _, rd in via.query(ns, rtype).of(rtype)]
+    addresses = [
+        rd.address for ns in names for rtype in ("A", "AAAA") for _, rd in via.query(ns, rtype).of(rtype)
+    ]
     return Resolver(addresses, recursion=False)
 
 

@@ -91,7 +91,10 @@ def soa_rdata(apex: Apex) -> str:
 
 
 def render(
-    cfg: StackConfig, addresses: dict, apex: Apex | None = None, also: tuple[tuple[StackConfig, dict], ...] = ()
+    cfg: StackConfig,
+    addresses: dict,
+    apex: Apex | None = None,
+    also: tuple[tuple[StackConfig, dict], ...] = (),
 ) -> str:
     """The zone file of ``cfg``'s records (and those of the ``also`` stacks, same zone);
     with ``apex``, a complete zone: SOA and apex NS first."""
@@ -125,7 +128,9 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def apex_of(cfgs: list[StackConfig], args: argparse.Namespace, parser: argparse.ArgumentParser) -> Apex | None:
+def apex_of(
+    cfgs: list[StackConfig], args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> Apex | None:
     """SOA and NS from --ns/--hostmaster, else from a stack's dns.self_hosting; None: records only."""
     setting = next((c.dns.self_hosting for c in cfgs if c.dns.self_hosting is not None), None)
     nameservers = tuple(n.rstrip(".").lower() for n in args.ns) or (setting.nameservers if setting else ())
@@ -195,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
     )
     add_address_option(parser)
-    parser.add_argument("--ns", metavar="NAME", action="append", default=[], help="a name server (repeatable)")
+    parser.add_argument(
+        "--ns", metavar="NAME", action="append", default=[], help="a name server (repeatable)"
+    )
     parser.add_argument("--hostmaster", metavar="EMAIL", help="the SOA's contact (default hostmaster@DOMAIN)")
     parser.add_argument("--serial", metavar="N", type=int, help="the SOA serial (default: the Unix time)")
     args = parser.parse_args(argv)
