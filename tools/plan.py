@@ -460,11 +460,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def spf_section(cfg: StackConfig, args: argparse.Namespace) -> int:
     """The SPF records' lookups: declared, and measured through DNS with --live/--nameserver
-    (components/spf_lookups.py); 1 if a measured count breaks the limit or a claim."""
+    (components/spf_lookups.py); 1 if a measured count breaks the limit or a claim. With
+    --json it goes to stderr, leaving stdout JSON."""
     if cfg.mail is None or not cfg.mail.spf:
         return 0
+    out = sys.stderr if args.json else sys.stdout
     resolvers = resolver.from_options(args, cfg.domain)
     if resolvers is None:
+        if args.json:
+            return 0
         print("\nSPF lookups (declared in mail.senders; measure them with --live):")
         for s in cfg.mail.spf:
             costs = [(n, mail_auth.lookups(cfg.mail.senders[n])) for n in s.senders]
@@ -474,11 +478,11 @@ def spf_section(cfg: StackConfig, args: argparse.Namespace) -> int:
             )
         return 0
     where = f"{args.nameserver}:{args.port}" if args.nameserver else "public DNS"
-    print(f"\nSPF lookups (measured through {where}, RFC 7208 section 4.6.4):")
+    print(f"\nSPF lookups (measured through {where}, RFC 7208 section 4.6.4):", file=out)
     reports = spf_lookups.check_stack(cfg, resolvers[1])
     problems = [p for r in reports for p in r.problems]
     for r in reports:
-        print(f"  {r.line()}")
+        print(f"  {r.line()}", file=out)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     return 1 if problems else 0
