@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components import mail_auth
-from components.config import Sender, StackConfig
+from components.config import PROJECT, Sender, StackConfig
 from components.dns_records import fqdn, mail_records
 
 MAX_VOID = 2
@@ -149,10 +149,8 @@ class Report:
             if s.declared != s.measured:
                 diff = s.measured - s.declared
                 how = f"{abs(diff)} {'more' if diff > 0 else 'fewer'} than declared"
-                out.append(
-                    f"{self.source}: mail.senders.{s.sender.name}.lookups = {s.declared}: measured "
-                    f"{s.measured} ({s.chain}), {how}"
-                )
+                path = f"{PROJECT}:mail.senders.{s.sender.name}.lookups"
+                out.append(f"{self.source}: {path} = {s.declared}: measured {s.measured} ({s.chain}), {how}")
         if self.tree.lookups > mail_auth.MAX_LOOKUPS:
             over = max(self.senders, key=lambda s: s.measured, default=None)
             worst = f"; the longest chain: {over.sender.name} {over.measured} ({over.chain})" if over else ""

@@ -52,7 +52,7 @@ def test_prod_spf_measures_as_declared(load_config, resolver):
 def test_a_wrong_claim_names_the_sender_and_the_difference(load_config, resolver, claim, how):
     cfg = load_config("prod", lambda c: c[key("mail")]["senders"]["mailgun"].update(lookups=claim))
     problems = [p for r in spf_lookups.check_stack(cfg, resolver) for p in r.problems]
-    expected = f"{cfg.source}: mail.senders.mailgun.lookups = {claim}: measured 2 (mailgun.org > _spf.mailgun.org), {how}"
+    expected = f"{cfg.source}: socialcoop-infra:mail.senders.mailgun.lookups = {claim}: measured 2 (mailgun.org > _spf.mailgun.org), {how}"
     assert problems == [expected, expected]  # in social.coop's record and in mg's
 
 
@@ -62,7 +62,7 @@ def test_a_chain_that_pushes_the_total_over_ten_fails_naming_it(load_config, res
     assert apex.tree.lookups == 11
     chain = "bulk-mail.example > _spf1.bulk-mail.example > _spf2.bulk-mail.example > _spf3.bulk-mail.example"
     assert apex.problems == [
-        f"{cfg.source}: mail.senders.bulk.lookups = 5: measured 6 ({chain}), 1 more than declared",
+        f"{cfg.source}: socialcoop-infra:mail.senders.bulk.lookups = 5: measured 6 ({chain}), 1 more than declared",
         "social.coop: the SPF record (mail.spf[0]) needs 11 DNS lookups, measured (mailgun 2, zoho 2, "
         "mayfirst 1, bulk 6); RFC 7208 section 4.6.4 allows at most 10; the longest chain: bulk 6 "
         f"({chain})",
@@ -97,7 +97,7 @@ def test_plan_fails_at_eleven_measured_lookups(capsys, dns_server, write_stack):
         in out
     )
     assert "error: social.coop: the SPF record (mail.spf[0]) needs 11 DNS lookups" in err
-    assert "mail.senders.bulk.lookups = 5: measured 6" in err
+    assert "socialcoop-infra:mail.senders.bulk.lookups = 5: measured 6" in err
 
 
 def test_plan_without_dns_shows_the_declared_counts(capsys):
