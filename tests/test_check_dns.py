@@ -14,7 +14,7 @@ from components.config import REPO_ROOT
 from tests.conftest import key
 from tests.dns_server import planned_address, social_coop_zone
 from tools import check_dns
-from tools.resolver import Resolver
+from tools.resolver import Resolver, authoritative
 
 pytestmark = [pytest.mark.dns_server, pytest.mark.usefixtures("local_dns_only")]
 ALPHA = str(REPO_ROOT / "Pulumi.alpha.yaml")
@@ -88,12 +88,21 @@ def test_it_needs_to_be_told_where_to_ask(capsys):
 
 
 def test_a_server_that_does_not_serve_the_zone_is_an_error_not_a_pass(capsys, dns_server, write_stack):
-    path = write_stack("alpha", lambda c: c.update({key("domain"): "example.org"}))
+    path = write_stack("alpha", lambda c: c.update({key("domain"): "social.invalid"}))
     rc = check_dns.main(
         ["alpha", "--config", str(path), "--nameserver", "127.0.0.1", "--port", str(dns_server.port)]
     )
     assert rc == 2
-    assert capsys.readouterr().err.startswith("error: alpha.example.org A: no answer (127.0.0.1: REFUSED)")
+    assert capsys.readouterr().err.startswith("error: alpha.social.invalid A: no answer (127.0.0.1: REFUSED)")
+
+
+def test_live_finds_the_zones_own_name_servers_and_asks_them_without_recursion(dns_server):
+    via = Resolver(["127.0.0.1"], port=dns_server.port)  # --live uses the machine's resolvers here
+    zone = authoritative("social.coop", via, port=dns_server.port)
+    assert (
+        zone.nameservers == ["127.0.0.1", "127.0.0.1"] and zone.recursion is False
+    )  # ns1.example.net, ns2.example.org
+    assert [ttl for ttl, _ in zone.query("social.coop", "A").of("A")] == [3600]
 
 
 # --------------------------------------------------------------------------- checkdmarc

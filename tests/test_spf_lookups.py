@@ -77,6 +77,15 @@ def test_an_include_without_an_spf_record_is_a_permerror(resolver):
     assert tree.errors() == ["forwarding.example: no SPF record: permerror"]
 
 
+def test_redirect_counts_and_an_include_loop_stops(resolver):
+    tree = spf_lookups.measure("redirect.bulk-mail.example", resolver)
+    assert (tree.lookups, tree.errors()) == (1, [])
+    assert tree.terms[0].chain() == "_spf3.bulk-mail.example"
+    tree = spf_lookups.measure("loop.bulk-mail.example", resolver)
+    assert tree.errors() == ["loop.bulk-mail.example: include loop"]
+    assert tree.lookups == 2  # loop -> loop2 -> loop (not followed again)
+
+
 def test_plan_shows_measured_lookups(capsys, dns_server):
     assert plan_tool.main(["prod", "--nameserver", "127.0.0.1", "--port", str(dns_server.port)]) == 0
     out = capsys.readouterr().out
@@ -98,8 +107,3 @@ def test_plan_fails_at_eleven_measured_lookups(capsys, dns_server, write_stack):
     )
     assert "error: social.coop: the SPF record (mail.spf[0]) needs 11 DNS lookups" in err
     assert "socialcoop-infra:mail.senders.bulk.lookups = 5: measured 6" in err
-
-
-def test_plan_without_dns_shows_the_declared_counts(capsys):
-    assert plan_tool.main(["prod"]) == 0
-    assert "  social.coop: 5 of 10: mailgun 2, zoho 2, mayfirst 1\n" in capsys.readouterr().out

@@ -52,7 +52,10 @@ class Resolver:
         if not self.nameservers:
             import dns.resolver
 
-            self.nameservers = list(dns.resolver.Resolver().nameservers)
+            try:
+                self.nameservers = list(dns.resolver.Resolver().nameservers)
+            except dns.resolver.NoResolverConfiguration:
+                raise DnsError("this machine has no DNS resolvers configured (/etc/resolv.conf)") from None
 
     def query(self, name: str, rtype: str) -> Answer:
         import dns.exception
@@ -99,7 +102,7 @@ class Resolver:
         ]
 
 
-def authoritative(domain: str, via: Resolver | None = None) -> Resolver:
+def authoritative(domain: str, via: Resolver | None = None, port: int = 53) -> Resolver:
     """A resolver that asks ``domain``'s own name servers (found through ``via``), recursion off."""
     via = via or Resolver()
     names = [rd.target.to_text() for _, rd in via.query(domain, "NS").of("NS")]
@@ -108,7 +111,7 @@ def authoritative(domain: str, via: Resolver | None = None) -> Resolver:
     addresses = [
         rd.address for ns in names for rtype in ("A", "AAAA") for _, rd in via.query(ns, rtype).of(rtype)
     ]
-    return Resolver(addresses, recursion=False)
+    return Resolver(addresses, port=port, recursion=False)
 
 
 def add_options(parser: argparse.ArgumentParser, live_help: str) -> None:
