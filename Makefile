@@ -1,6 +1,6 @@
 # Everything installs what it needs by itself:
 #   make plan STACK=alpha   offline plan of a stack (no credentials, no pulumi CLI)
-#   make test               the test suite (installs cloud-init, shellcheck and curl if missing)
+#   make test               the test suite (installs cloud-init, shellcheck, curl and Knot DNS if missing)
 #   make lint               ruff lint and format check
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
 #   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)

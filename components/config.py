@@ -461,6 +461,33 @@ class Dns:
     owned_subdomain: str | None  # alpha: every name must be at or under it
     reserved_subdomains: tuple[str, ...]  # prod: no name at or under these
     imports: dict[str, str] = field(default_factory=dict)  # logical key -> <zone_id>/<record_id>
+    self_hosting: SelfHosting | None = None  # SOA and apex NS for a complete zone file (tools.zonefile)
+
+
+@dataclass(frozen=True)
+class SelfHosting:
+    """The zone's own SOA and apex NS, for a complete zone file (self-hosting, a provider import)."""
+
+    nameservers: tuple[str, ...]  # full names, e.g. ns1.example.net
+    hostmaster: str  # an email address; the SOA RNAME
+
+
+FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+EMAIL = re.compile(r"^[a-z0-9._+-]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
+
+
+def _self_hosting(n: Node) -> SelfHosting | None:
+    sh = n.node("self_hosting", None)
+    if sh is None:
+        return None
+    names = sh.str_list(
+        "nameservers", pattern=FQDN, allowed="a name server's full name, e.g. ns1.example.net"
+    )
+    if not names:
+        raise sh.error("nameservers", [], "at least one name server, e.g. [ns1.example.net, ns2.example.org]")
+    hostmaster = sh.str("hostmaster", pattern=EMAIL, allowed="an email address, e.g. hostmaster@social.coop")
+    sh.done()
+    return SelfHosting(tuple(x.rstrip(".").lower() for x in names), hostmaster)
 
 
 def _ttl_ok(ttl: int) -> bool:
@@ -531,8 +558,9 @@ def _dns(root: Node, env: str) -> Dns:
     imports = n.node("imports", {})
     for k in imports.value:
         imports.str(k, pattern=RECORD_IMPORT, allowed="<zone_id>/<record_id>, both 32 hex characters")
+    self_hosting = _self_hosting(n)
     n.done()
-    return Dns(zone_id, default_ttl, tuple(records), owned, reserved, dict(imports.value))
+    return Dns(zone_id, default_ttl, tuple(records), owned, reserved, dict(imports.value), self_hosting)
 
 
 # --------------------------------------------------------------------------- mail

@@ -344,6 +344,12 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
 def _check_ownership(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:
     """alpha only at or under its subdomain; prod never there. Generated records too."""
     owned, reserved = cfg.dns.owned_subdomain, cfg.dns.reserved_subdomains
+    if owned is not None and cfg.dns.self_hosting is not None:
+        raise fail(
+            "dns.self_hosting",
+            list(cfg.dns.self_hosting.nameservers),
+            f"the SOA and apex NS of {cfg.domain} belong to the stack that owns the apex (prod); remove it here",
+        )
     for r in records:
         if owned is not None and not at_or_under(r.name, owned):
             raise fail(

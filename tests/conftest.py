@@ -100,3 +100,41 @@ def plan(write_stack) -> Callable[..., plan_tool.Plan]:
         return plan_tool.plan_stack(stack, path)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def dns_server(tmp_path_factory):
+    """Knot DNS on 127.0.0.1 serving social.coop (prod and alpha, tools.zonefile) and the
+    stub zones of tests/data/dns; stopped by its PID at the end of the session."""
+    from tests.dns_server import Knot, social_coop_zone, stub_zones
+
+    server = Knot(tmp_path_factory.mktemp("knot"), {"social.coop": social_coop_zone(), **stub_zones()})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_zone(dns_server):
+    """The server, with social.coop put back as it was after the test (which may reload it)."""
+    original = dns_server.zones["social.coop"]
+    yield dns_server
+    dns_server.load("social.coop", original)
+
+
+@pytest.fixture
+def local_dns_only(monkeypatch):
+    """Fail a test that would send anything to an address other than 127.0.0.1."""
+    import socket
+
+    def guard(method):
+        def wrapped(sock, *args):
+            address = args[-1]
+            if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1"):
+                raise AssertionError(f"network traffic to {address} in a test")
+            return method(sock, *args)
+
+        return wrapped
+
+    for name in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, name, guard(getattr(socket.socket, name)))

@@ -237,3 +237,11 @@ def test_checkdmarc_agrees_that_eleven_lookups_is_too_many():
         )
     with pytest.raises(ConfigError):
         mail_auth.spf(senders)
+
+
+def test_plan_without_dns_shows_the_declared_counts(capsys):
+    """Offline, the plan lists the claims (tests/test_spf_lookups.py measures them)."""
+    from tools import plan as plan_tool
+
+    assert plan_tool.main(["prod"]) == 0
+    assert "  social.coop: 5 of 10: mailgun 2, zoho 2, mayfirst 1\n" in capsys.readouterr().out

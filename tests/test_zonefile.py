@@ -131,3 +131,41 @@ def test_zone_file_reports_config_errors_cleanly(capsys, write_stack):
     )
     assert zonefile.main(["alpha", "--config", str(path)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_self_hosting_setting_is_checked(config_error):
+    def setting(**value):
+        return lambda c: c[key("dns")].update(self_hosting=value)
+
+    e = config_error("prod", setting(nameservers=["ns1"], hostmaster="hostmaster@social.coop"))
+    assert e.path == "dns.self_hosting.nameservers[0]" and "a name server's full name" in str(e)
+    e = config_error("prod", setting(nameservers=["ns1.example.net"], hostmaster="hostmaster"))
+    assert e.path == "dns.self_hosting.hostmaster" and "an email address" in str(e)
+    e = config_error("prod", setting(nameservers=[], hostmaster="hostmaster@social.coop"))
+    assert e.path == "dns.self_hosting.nameservers" and "at least one name server" in str(e)
+    e = config_error("alpha", setting(nameservers=["ns1.example.net"], hostmaster="hostmaster@social.coop"))
+    assert e.path == "dns.self_hosting" and "belong to the stack that owns the apex (prod)" in str(e)
+
+
+def test_complete_zone_options_are_checked(capsys):
+    with pytest.raises(SystemExit):
+        zonefile.main(["prod", "--ns", "ns1"])
+    assert "--ns ns1: expected a name server's full name" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        zonefile.main(["prod", "--hostmaster", "tech@social.coop"])
+    assert "--hostmaster needs --ns" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        zonefile.main(["prod", "alpha", "--config", "Pulumi.prod.yaml"])
+    assert "give --config once per stack (2)" in capsys.readouterr().err
+
+
+def test_both_stacks_make_one_zone(capsys):
+    text = export(capsys, "prod", "alpha", "--ns", "ns1.example.net", "--serial", "3", "--address", HYPHA)
+    zone = dns.zone.from_text(text, origin="social.coop.", relativize=False)  # checks SOA and NS
+    assert zone.get_soa().serial == 3 and zone.get_soa().rname.to_text() == "hostmaster.social.coop."
+    assert zone.get_rdataset("alpha.social.coop.", "A") is not None
+    assert zone.get_rdataset("social.coop.", "A") is not None
+    assert text.splitlines()[:2] == [
+        "; social.coop: the records of the prod and alpha stacks (Pulumi.prod.yaml, Pulumi.alpha.yaml).",
+        "; Made by `python -m tools.zonefile prod alpha`.",
+    ]

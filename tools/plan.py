@@ -3,6 +3,7 @@
     python -m tools.plan alpha            # readable tree
     python -m tools.plan prod --json      # one object per resource
     python -m tools.plan prod --config /tmp/Pulumi.prod.yaml   # a stack file outside the repo
+    python -m tools.plan prod --live      # also measure SPF lookups through public DNS
 
 Needs no cloud credentials and no ``pulumi`` CLI. The stack's config is assembled the way
 Pulumi does it: the project defaults from ``Pulumi.yaml`` overlaid with the stack file.
@@ -25,7 +26,10 @@ from typing import Any
 
 import yaml
 
+from components import mail_auth, spf_lookups
 from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, parse
+from components.dns_records import fqdn
+from tools import resolver
 
 SECRET = "[secret]"
 # Config namespaces besides the project's that a stack file may set (provider settings).
@@ -435,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object per resource")
     parser.add_argument("--config", metavar="PATH", help="plan this stack file instead of Pulumi.STACK.yaml")
     parser.add_argument("--cost", action="store_true", help="print the monthly cost estimate (docs/costs.md)")
+    resolver.add_options(parser, "also measure each SPF record's DNS lookups through public DNS")
     args = parser.parse_args(argv)
     loaded = cli_stack(args.stack, args.config)
     if loaded is None:
@@ -450,7 +455,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(to_json(plan), indent=2, sort_keys=False, default=str))
     else:
         print(render_tree(plan))
-    return 0
+    return spf_section(cfg, args)
+
+
+def spf_section(cfg: StackConfig, args: argparse.Namespace) -> int:
+    """The SPF records' lookups: declared, and measured through DNS with --live/--nameserver
+    (components/spf_lookups.py); 1 if a measured count breaks the limit or a claim. With
+    --json it goes to stderr, leaving stdout JSON."""
+    if cfg.mail is None or not cfg.mail.spf:
+        return 0
+    out = sys.stderr if args.json else sys.stdout
+    resolvers = resolver.from_options(args, cfg.domain)
+    if resolvers is None:
+        if args.json:
+            return 0
+        print("\nSPF lookups (declared in mail.senders; measure them with --live):")
+        for s in cfg.mail.spf:
+            costs = [(n, mail_auth.lookups(cfg.mail.senders[n])) for n in s.senders]
+            detail = ", ".join(f"{n} {c}" for n, c in costs)
+            print(
+                f"  {fqdn(s.name, cfg.domain)}: {sum(c for _, c in costs)} of {mail_auth.MAX_LOOKUPS}: {detail}"
+            )
+        return 0
+    where = f"{args.nameserver}:{args.port}" if args.nameserver else "public DNS"
+    print(f"\nSPF lookups (measured through {where}, RFC 7208 section 4.6.4):", file=out)
+    reports = spf_lookups.check_stack(cfg, resolvers[1])
+    problems = [p for r in reports for p in r.problems]
+    for r in reports:
+        print(f"  {r.line()}", file=out)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python -m tools.zonefile prod                        # the records prod declares
     python -m tools.zonefile alpha --config /tmp/Pulumi.alpha.yaml
     python -m tools.zonefile prod --address hypha=203.0.113.30,2001:db8:30::2
+    python -m tools.zonefile prod alpha --ns ns1.example.net --ns ns2.example.org \
+        --hostmaster hostmaster@social.coop --address hypha=203.0.113.30,2001:db8:30::2
 
 For reviewers (the whole zone on one page) and for moving to another DNS host (most import
 a zone file). It holds every record the stack would create, generated mail records
@@ -12,6 +14,12 @@ host's are assigned when the server is created, so its A/AAAA lines are printed 
 comments unless you give them with ``--address`` (from ``pulumi stack output hosts``).
 SOA and the apex NS records belong to the DNS host and are not included; the alpha
 stack's file holds only alpha's names (a part of the same zone).
+
+A *complete* zone, one an authoritative server (Knot DNS, NSD, BIND) loads as it is, needs
+an SOA and the apex NS: give the name servers with ``--ns`` (and ``--hostmaster``), or set
+``dns.self_hosting`` in the prod stack file. Name several stacks (``prod alpha``) to write
+the one zone both stacks share. The SOA serial is the current Unix time unless ``--serial``
+gives one (it must grow with every change for secondaries to follow).
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+import time
+from dataclasses import dataclass
 
-from components.config import StackConfig
+from components.config import EMAIL, FQDN, StackConfig
 from components.dns_records import ResolvedRecord, quoted, resolve
 from tools.plan import cli_stack
 
@@ -56,16 +66,56 @@ def rdata(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> str | None:
     return content  # A, AAAA, CAA
 
 
-def render(cfg: StackConfig, addresses: dict) -> str:
+# refresh, retry, expire, negative-answer TTL (RFC 1912 §2.2, RFC 2308 §5): secondaries ask
+# hourly; a name that does not exist yet is cached for 5 minutes only.
+SOA_TIMERS = (3600, 900, 1209600, 300)
+
+
+@dataclass(frozen=True)
+class Apex:
+    """The zone's own SOA and apex NS records, for a complete zone."""
+
+    nameservers: tuple[str, ...]
+    hostmaster: str  # an email address
+    serial: int
+
+
+def rname(email: str) -> str:
+    """The SOA RNAME of an email address: tech.ops@social.coop -> tech\\.ops.social.coop."""
+    local, _, domain = email.partition("@")
+    return f"{local.replace('.', chr(92) + '.')}.{domain}."
+
+
+def soa_rdata(apex: Apex) -> str:
+    return f"{apex.nameservers[0]}. {rname(apex.hostmaster)} {apex.serial} " + " ".join(map(str, SOA_TIMERS))
+
+
+def render(
+    cfg: StackConfig,
+    addresses: dict,
+    apex: Apex | None = None,
+    also: tuple[tuple[StackConfig, dict], ...] = (),
+) -> str:
+    """The zone file of ``cfg``'s records (and those of the ``also`` stacks, same zone);
+    with ``apex``, a complete zone: SOA and apex NS first."""
+    parts = [(cfg, addresses), *also]
+    stacks = " and ".join(c.environment for c, _ in parts)
+    sources = ", ".join(c.source for c, _ in parts)
     lines = [
-        f"; {cfg.domain}: the records of the {cfg.environment} stack ({cfg.source}).",
-        f"; Made by `python -m tools.zonefile {cfg.environment}`; SOA and apex NS are the DNS host's.",
+        f"; {cfg.domain}: the records of the {stacks} stack{'s' if also else ''} ({sources}).",
+        f"; Made by `python -m tools.zonefile {' '.join(c.environment for c, _ in parts)}`"
+        + ("." if apex else "; SOA and apex NS are the DNS host's."),
         f"$ORIGIN {cfg.domain}.",
         f"$TTL {cfg.dns.default_ttl}",
     ]
-    width = max((len(r.name) for r in resolve(cfg)), default=1)
-    for r in sorted(resolve(cfg), key=lambda r: (r.name != "@", r.name)):
-        data = rdata(r, cfg, addresses)
+    records = [(r, c, a) for c, a in parts for r in resolve(c)]
+    width = max((len(r.name) for r, _, _ in records), default=1)
+    if apex is not None:
+        ttl = cfg.dns.default_ttl
+        lines.append(f"{'@':<{width}} {ttl:>5} IN {'SOA':<5} {soa_rdata(apex)}")
+        lines += [f"{'@':<{width}} {ttl:>5} IN {'NS':<5} {ns}." for ns in apex.nameservers]
+    for r, c, a in sorted(records, key=lambda x: (x[0].name != "@", x[0].name)):
+        data = rdata(r, c, a)
         line = f"{r.name:<{width}} {r.ttl:>5} IN {r.type:<5} {data}"
         if data is None:
             line = (
@@ -76,6 +126,25 @@ def render(cfg: StackConfig, addresses: dict) -> str:
             line += f"  ; {r.comment}"
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def apex_of(
+    cfgs: list[StackConfig], args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> Apex | None:
+    """SOA and NS from --ns/--hostmaster, else from a stack's dns.self_hosting; None: records only."""
+    setting = next((c.dns.self_hosting for c in cfgs if c.dns.self_hosting is not None), None)
+    nameservers = tuple(n.rstrip(".").lower() for n in args.ns) or (setting.nameservers if setting else ())
+    if not nameservers:
+        if args.hostmaster:
+            parser.error("--hostmaster needs --ns (or dns.self_hosting in the stack file)")
+        return None
+    hostmaster = args.hostmaster or (setting.hostmaster if setting else f"hostmaster@{cfgs[0].domain}")
+    for n in nameservers:
+        if not FQDN.match(n):
+            parser.error(f"--ns {n}: expected a name server's full name, e.g. ns1.example.net")
+    if not EMAIL.match(hostmaster):
+        parser.error(f"--hostmaster {hostmaster}: expected an email address, e.g. hostmaster@social.coop")
+    return Apex(nameservers, hostmaster, args.serial if args.serial is not None else int(time.time()))
 
 
 def add_address_option(parser: argparse.ArgumentParser) -> None:
@@ -92,12 +161,20 @@ def add_address_option(parser: argparse.ArgumentParser) -> None:
 
 def known_addresses(cfg: StackConfig, given: list, parser: argparse.ArgumentParser) -> dict:
     """host_addresses(cfg), completed by the --address options."""
-    addresses = host_addresses(cfg)
+    return stacks_addresses([cfg], given, parser)[0]
+
+
+def stacks_addresses(cfgs: list[StackConfig], given: list, parser: argparse.ArgumentParser) -> list[dict]:
+    """host_addresses() of each stack, completed by the --address options (a host of any of them)."""
+    out = [host_addresses(c) for c in cfgs]
     for name, ips in given:
-        if name not in addresses:
-            parser.error(f"--address {name}: not a host of this stack ({', '.join(addresses)})")
-        addresses[name] = ips
-    return addresses
+        owners = [a for a in out if name in a]
+        if not owners:
+            known = ", ".join(n for a in out for n in a)
+            parser.error(f"--address {name}: not a host of this stack ({known})")
+        for a in owners:
+            a[name] = ips
+    return out
 
 
 def _address_arg(text: str) -> tuple[str, tuple[str, str | None]]:
@@ -114,16 +191,35 @@ def _address_arg(text: str) -> tuple[str, tuple[str, str | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.zonefile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="stack name: prod or alpha")
-    parser.add_argument("--config", metavar="PATH", help="read this stack file instead of Pulumi.STACK.yaml")
+    parser.add_argument("stacks", nargs="+", metavar="STACK", help="stack names: prod, alpha, or both")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
+    )
     add_address_option(parser)
+    parser.add_argument(
+        "--ns", metavar="NAME", action="append", default=[], help="a name server (repeatable)"
+    )
+    parser.add_argument("--hostmaster", metavar="EMAIL", help="the SOA's contact (default hostmaster@DOMAIN)")
+    parser.add_argument("--serial", metavar="N", type=int, help="the SOA serial (default: the Unix time)")
     args = parser.parse_args(argv)
-    loaded = cli_stack(args.stack, args.config)
-    if loaded is None:
-        return 2
-    cfg = loaded[1]
-    addresses = known_addresses(cfg, args.address, parser)
-    sys.stdout.write(render(cfg, addresses))
+    if args.config and len(args.config) != len(args.stacks):
+        parser.error(f"give --config once per stack ({len(args.stacks)}), or not at all")
+    cfgs = []
+    for i, stack in enumerate(args.stacks):
+        loaded = cli_stack(stack, args.config[i] if args.config else None)
+        if loaded is None:
+            return 2
+        cfgs.append(loaded[1])
+    if len({c.domain for c in cfgs}) > 1:
+        parser.error(f"the stacks are in different zones: {', '.join(sorted({c.domain for c in cfgs}))}")
+    addresses = stacks_addresses(cfgs, args.address, parser)
+    apex = apex_of(cfgs, args, parser)
+    also = tuple(zip(cfgs[1:], addresses[1:], strict=True))
+    sys.stdout.write(render(cfgs[0], addresses[0], apex, also))
     return 0
 
 
