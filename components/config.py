@@ -989,7 +989,7 @@ def decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # the loader then reports it as the wrong type
             return value
     return value
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from components import mail_auth, spf_lookups
+from components import mail_auth, safe_yaml, spf_lookups
 from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, parse
 from components.dns_records import fqdn
 from tools import resolver
@@ -67,31 +67,12 @@ class StackFile:
         return parse(self.values, self.source, self.secret_keys)
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """PyYAML keeps the last of two equal keys; Pulumi refuses such a file, and so do we
-    (two hosts or record names spelled the same would otherwise silently become one)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def _load_yaml(path: Path, label: str) -> Any:
     try:
-        return yaml.load(path.read_text(), Loader=_StrictLoader) or {}
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(label, "", None, f"file not found: {path}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(label, "", None, f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return safe_yaml.load(data, label) or {}
 
 
 def _mask_secure(value: Any) -> tuple[Any, bool]:
