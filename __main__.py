@@ -35,6 +35,9 @@ gc.set_threshold(100_000, 50, 100)
 cfg = load_from_pulumi()
 # protect / adopting from the stack file, the same for every component (components/protection.py)
 protection = Protection.of(cfg)
+if cfg.decommission is not None:  # prod with protect: false, on purpose (docs/config.md)
+    pulumi.warn(f"prod protection is OFF for a decommission: {cfg.decommission}")
+    pulumi.export("decommission", cfg.decommission)
 
 # --- hosts: Hetzner Cloud servers and non-cloud hosts ----------------------------------
 # One HetznerServer or VpsHost per host (docs/servers.md); the Hetzner servers share the

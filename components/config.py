@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +22,16 @@ from typing import Any
 import pulumi
 import yaml
 
+from components import values
+
 PROJECT = "socialcoop-infra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS = yaml.safe_load((REPO_ROOT / "data" / "providers.yaml").read_text())
 
-HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-DNS_LABEL = re.compile(r"^(\*|_?[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)$", re.IGNORECASE)
-SSH_PUBKEY = re.compile(
-    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
-    r" [A-Za-z0-9+/]+={0,3}( .*)?$"
-)
+# re.ASCII: with IGNORECASE alone, look-alikes such as dotless i, long s or the Kelvin sign
+# match [a-z]. Patterns are used with fullmatch (``$`` alone lets a trailing newline through).
+HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.ASCII)
+DNS_LABEL = re.compile(r"^(\*|_?[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)$", re.IGNORECASE | re.ASCII)
 ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 ROLES = ("mastodon", "mastodon_staging", "coopcloud")
 CLOUD_INIT_PARTS = ("base", "docker", "swarm")
@@ -46,7 +47,7 @@ class ConfigError(pulumi.RunError):
 
     def __init__(self, source: str, path: str, value: Any, allowed: str):
         self.source, self.path, self.value, self.allowed = source, path, value, allowed
-        shown = "(missing)" if value is _MISSING else _show(value)
+        shown = "(missing)" if value is _MISSING else _show(value, path)
         where = f"{PROJECT}:{path} = {shown}: " if path else ""  # no path: the file itself
         super().__init__(f"{source}: {where}{allowed}")
 
@@ -59,9 +60,8 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, Secret) else "[secret]"
-    return text if len(text) <= 80 else text[:77] + "..."
+def _show(value: Any, path: str) -> str:
+    return "[secret]" if isinstance(value, Secret) else values.show(value, path)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Node:
             raise self.error(key, value, allowed or "expected a string")
         if choices is not None and value not in choices:
             raise self.error(key, value, f"allowed: {', '.join(choices)}")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.error(key, value, allowed or f"must match {pattern.pattern}")
         return value
 
@@ -137,7 +137,7 @@ class Node:
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.error(key, value, "expected a number")
         if lo is not None and value < lo:
             raise self.error(key, value, f"expected a number of at least {lo}")
@@ -155,13 +155,10 @@ class Node:
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return value
-        try:
-            addr = ipaddress.ip_address(value)
-        except (ValueError, TypeError):
-            addr = None
-        if addr is None or addr.version != version:
-            raise self.error(key, value, f"expected an IPv{version} address")
-        return str(addr)
+        problem = values.address_problem(value, version)
+        if problem:
+            raise self.error(key, value, problem)
+        return str(ipaddress.ip_address(value))
 
     def secret(self, key: str) -> Secret | None:
         self._seen.add(key)
@@ -222,14 +219,14 @@ class Node:
 def _each(parent: Node, key: str, name_rule: re.Pattern, what: str, default=_MISSING):
     """Yield (name, Node) for a mapping of named entries, checking each name."""
     for name, value in parent.mapping(key, default).items():
-        if not isinstance(name, str) or not name_rule.match(name):
+        if not isinstance(name, str) or not name_rule.fullmatch(name):
             raise parent.error(f"{key}.{name}", name, f"not a valid {what} name")
         yield name, Node(parent.source, parent._p(f"{key}.{name}"), value, parent.secrets)
 
 
 def _fqdn_ok(name: str) -> bool:
     labels = name.rstrip(".").split(".")
-    return len(name) <= 253 and len(labels) >= 2 and all(HOSTNAME_LABEL.match(x) for x in labels)
+    return len(name) <= 253 and len(labels) >= 2 and all(HOSTNAME_LABEL.fullmatch(x) for x in labels)
 
 
 # --------------------------------------------------------------------------- admins
@@ -242,14 +239,37 @@ class Admin:
     hcloud_import: str | None = None
 
 
+# Debian/Ubuntu system accounts and cloud images' default users: an admin of that name
+# would take over (or fail to create) an account the system owns.
+SYSTEM_USERS = (
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve",
+    "systemd-timesync", "messagebus", "syslog", "sshd", "ubuntu", "debian", "admin", "docker",
+)  # fmt: skip
+
+
+def _ssh_key(n: Node, key: str, types: tuple[str, ...], default: Any = _MISSING) -> str | None:
+    line = n.str(key, default)
+    if line is None:
+        return None
+    problem = values.ssh_key_problem(line, types)
+    if problem:
+        raise n.error(key, line, problem)
+    return line
+
+
 def _admins(root: Node) -> tuple[Admin, ...]:
-    admins, seen = [], set()
+    admins: list[Admin] = []
     for n in root.nodes("admins", []):
         name = n.str("name", pattern=HOSTNAME_LABEL, allowed="a lowercase user name (a-z, 0-9, -)")
-        if name in seen:
+        if name in SYSTEM_USERS:
+            raise n.error("name", name, "a system account's name; give the admin their own user name")
+        if any(a.name == name for a in admins):
             raise n.error("name", name, "each admin name may appear only once")
-        seen.add(name)
-        key = n.str("ssh_key", pattern=SSH_PUBKEY, allowed="an OpenSSH public key line")
+        key = _ssh_key(n, "ssh_key", values.ADMIN_KEY_TYPES)
+        other = next((a for a in admins if values.same_key(a.ssh_key, key)), None)
+        if other is not None:
+            raise n.error("ssh_key", key, f"the same key as admin {other.name}; each admin has their own key")
         admins.append(Admin(name, key, n.str("hcloud_import", None)))
         n.done()
     return tuple(admins)
@@ -316,10 +336,13 @@ def _hetzner(n: Node) -> HetznerCloud:
         port = p.int("port", lo=1, hi=65535)
         if port in (22, 80, 443):
             raise p.error("port", port, "22, 80 and 443 are always open; list only extra ports")
+        protocol = p.str("protocol", "tcp", choices=("tcp", "udp"))
+        if any((e.port, e.protocol) == (port, protocol) for e in ports):
+            raise p.error("port", port, f"{port}/{protocol} is already listed; list each port once")
         ports.append(
             ExtraPort(
                 port,
-                p.str("protocol", "tcp", choices=("tcp", "udp")),
+                protocol,
                 p.str("reason", allowed="say why this port is open"),
             )
         )
@@ -359,12 +382,9 @@ def _vps(n: Node) -> Vps:
         ipv4=n.ip("ipv4", 4),
         ipv6=n.ip("ipv6", 6, None),
         provider=n.str("provider", pattern=HOSTNAME_LABEL, allowed="a short provider name, e.g. iocoop"),
-        ssh_host_key=n.str(
-            "ssh_host_key",
-            None,
-            pattern=SSH_PUBKEY,
-            allowed="the host's public key line, e.g. from /etc/ssh/ssh_host_ed25519_key.pub",
-        ),
+        # pulumi-command pins the host key algorithm to this key's type: ssh-rsa would mean
+        # SHA-1 signatures, which OpenSSH 8.8 and later refuse (docs/servers.md).
+        ssh_host_key=_ssh_key(n, "ssh_host_key", values.HOST_KEY_TYPES, None),
         bootstrap=n.bool("bootstrap", False),
         bootstrap_user=n.str("bootstrap_user", "root", pattern=HOSTNAME_LABEL, allowed="a user name"),
         monthly_price=monthly,
@@ -543,7 +563,7 @@ def _dns(root: Node, env: str) -> Dns:
     for name, value in n.mapping("records", {}).items():
         name_path = f"records.{name}"
         if not isinstance(name, str) or not all(
-            DNS_LABEL.match(x) for x in (name.split(".") if name != "@" else ["x"])
+            DNS_LABEL.fullmatch(x) for x in (name.split(".") if name != "@" else ["x"])
         ):
             raise n.error(
                 name_path, name, "a name relative to the zone ('@' for the apex, e.g. www or _dmarc)"
@@ -628,15 +648,33 @@ class Mail:
 
 
 MECHANISM = re.compile(
-    r"^(include:[a-z0-9._-]+|a(:[a-z0-9._-]+)?|mx(:[a-z0-9._-]+)?|exists:\S+|ip4:\S+|ip6:\S+|ptr(:\S+)?)$"
+    r"^(include:[a-z0-9._-]+|a(:[a-z0-9._-]+)?|mx(:[a-z0-9._-]+)?|exists:[!-~]+|ip4:[!-~]+|ip6:[!-~]+|ptr(:[!-~]+)?)$"
 )
 LOOKUP_FREE = ("ip4:", "ip6:")
-URI = re.compile(r"^(mailto:[^@\s]+@[a-z0-9.-]+|https://\S+)$", re.IGNORECASE)
+URI = re.compile(r"^(mailto:[!-?A-~]+@[a-z0-9.-]+|https://[!-~]+)$", re.IGNORECASE | re.ASCII)
+
+
+def _mechanism_problem(mech: str) -> str | None:
+    kind, _, arg = mech.partition(":")
+    if kind in ("ip4", "ip6"):
+        return values.network_problem(arg, int(kind[-1]))
+    if arg and kind != "exists":  # exists: takes SPF macros, not a plain domain
+        return values.domain_problem(arg)
+    return None
+
+
+def _uris(n: Node, key: str) -> tuple[str, ...]:
+    uris = n.str_list(key, [], pattern=URI, allowed="a mailto: or https:// URI")
+    for i, uri in enumerate(uris):
+        domain = uri.rsplit("@", 1)[-1] if uri.lower().startswith("mailto:") else uri.split("/")[2]
+        if values.domain_problem(domain):
+            raise n.error(f"{key}[{i}]", uri, values.domain_problem(domain))
+    return uris
 
 
 def _name(n: Node, key: str, default=_MISSING) -> str:
     value = n.str(key, default)
-    if value != "@" and not all(DNS_LABEL.match(x) for x in value.split(".")):
+    if value != "@" and not all(DNS_LABEL.fullmatch(x) for x in value.split(".")):
         raise n.error(key, value, "a name relative to the zone, '@' for the apex")
     return value
 
@@ -650,6 +688,9 @@ def _mail(root: Node) -> Mail | None:
         mech = s.str(
             "mechanism", pattern=MECHANISM, allowed="an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:"
         )
+        problem = _mechanism_problem(mech)
+        if problem:
+            raise s.error("mechanism", mech, problem)
         free = mech.startswith(LOOKUP_FREE)
         lookups = s.int("lookups", 0 if free else _MISSING, lo=0, hi=10)
         if not free and lookups < 1:
@@ -671,8 +712,8 @@ def _mail(root: Node) -> Mail | None:
                 p=d.str("p", choices=DMARC_POLICIES),
                 sp=d.str("sp", None, choices=DMARC_POLICIES),
                 pct=d.int("pct", 100, lo=0, hi=100),
-                rua=d.str_list("rua", [], pattern=URI, allowed="a mailto: or https:// URI"),
-                ruf=d.str_list("ruf", [], pattern=URI, allowed="a mailto: or https:// URI"),
+                rua=_uris(d, "rua"),
+                ruf=_uris(d, "ruf"),
                 adkim=d.str("adkim", "r", choices=("r", "s")),
                 aspf=d.str("aspf", "r", choices=("r", "s")),
             )
@@ -717,7 +758,7 @@ def _mail(root: Node) -> Mail | None:
                 pattern=re.compile(r"^[A-Za-z0-9]{1,32}$"),
                 allowed="1-32 letters and digits; change it when the policy changes",
             ),
-            sts_n.str_list("tlsrpt_rua", [], pattern=URI, allowed="a mailto: or https:// URI"),
+            _uris(sts_n, "tlsrpt_rua"),
         )
         sts_n.done()
     mail = Mail(
@@ -780,8 +821,8 @@ def _storage(root: Node, instance_domain: str, env: str) -> Storage | None:
         path = f"buckets.{name}"
         if (
             not isinstance(name, str)
-            or not BUCKET_NAME.match(name)
-            or IPV4_SHAPED.match(name)
+            or not BUCKET_NAME.fullmatch(name)
+            or IPV4_SHAPED.fullmatch(name)
             or "--" in name
         ):
             raise n.error(
@@ -889,6 +930,72 @@ def _migration(root: Node) -> Migration | None:
 # --------------------------------------------------------------------------- the stack
 
 
+def _stack_rules(root: Node, cfg: StackConfig) -> None:
+    """What keeps the two stacks apart: prod protected, alpha disposable, neither on the other's names."""
+    if cfg.environment == "prod":
+        if not cfg.protect and cfg.decommission is None:
+            raise root.error(
+                "protect",
+                cfg.protect,
+                "prod must set protect: true; to take protection off for a real decommission, "
+                "also set decommission: '<why>' (docs/config.md)",
+            )
+        if cfg.protect and cfg.decommission is not None:
+            raise root.error("decommission", cfg.decommission, "only with protect: false; remove it")
+        if cfg.decommission is not None and (
+            len(cfg.decommission.strip()) < 10 or values.text_problem(cfg.decommission)
+        ):
+            raise root.error(
+                "decommission", cfg.decommission, "say in one line why protection is off (10+ characters)"
+            )
+        if "alpha" not in cfg.dns.reserved_subdomains:
+            raise root.error(
+                "dns.reserved_subdomains", list(cfg.dns.reserved_subdomains), "must include alpha"
+            )
+        for sub in cfg.dns.reserved_subdomains:
+            if dns_at_or_under(cfg.instance_domain, f"{sub}.{cfg.domain}"):
+                raise root.error(
+                    "instance_domain", cfg.instance_domain, f"{sub}.{cfg.domain} is the alpha stack's"
+                )
+        if cfg.dns.owned_subdomain is not None:
+            raise root.error("dns.owned_subdomain", cfg.dns.owned_subdomain, "prod owns the zone; remove it")
+        return
+    if cfg.protect:
+        raise root.error("protect", True, "alpha is disposable: remove protect (or set it to false)")
+    if cfg.decommission is not None:
+        raise root.error(
+            "decommission", cfg.decommission, "only for prod; alpha has no protection to take off"
+        )
+    if cfg.dns.owned_subdomain != "alpha":
+        raise root.error(
+            "dns.owned_subdomain", cfg.dns.owned_subdomain, "alpha owns alpha; the rest of the zone is prod's"
+        )
+    if not dns_at_or_under(cfg.instance_domain, f"alpha.{cfg.domain}"):
+        raise root.error(
+            "instance_domain", cfg.instance_domain, f"alpha's instance is at or under alpha.{cfg.domain}"
+        )
+    # alpha adopts nothing: every import would put a prod resource into alpha's state,
+    # and `pulumi destroy -s alpha` would then delete it
+    for a_i, admin in enumerate(cfg.admins):
+        if admin.hcloud_import is not None:
+            raise root.error(f"admins[{a_i}].hcloud_import", admin.hcloud_import, ALPHA_IMPORTS)
+    for name, h in cfg.hosts.items():
+        for k, v in (h.hetzner.imports if h.hetzner else {}).items():
+            raise root.error(f"hosts.{name}.hetzner_cloud.import.{k}", v, ALPHA_IMPORTS)
+    for r in cfg.dns.records:
+        if r.import_id is not None:
+            raise root.error(f"{r.path}.import_id", r.import_id, ALPHA_IMPORTS)
+    for k, v in cfg.dns.imports.items():
+        raise root.error(f"dns.imports.{k}", v, ALPHA_IMPORTS)
+
+
+ALPHA_IMPORTS = "only prod imports existing resources; alpha creates (and destroys) its own: remove it"
+
+
+def dns_at_or_under(name: str, parent: str) -> bool:
+    return name == parent or name.endswith(f".{parent}")
+
+
 @dataclass(frozen=True)
 class StackConfig:
     source: str  # the stack file, for messages
@@ -904,6 +1011,7 @@ class StackConfig:
     storage: Storage | None
     migration: Migration | None
     bootstrap_ssh_key: Secret | None
+    decommission: str | None = None  # prod with protect: false, and why (shown in every plan)
 
 
 # Every key parse() reads, in the order of Pulumi.yaml's `config:` block; tests keep
@@ -921,13 +1029,31 @@ TOP_LEVEL_KEYS = (
     "storage",
     "migration",
     "bootstrap_ssh_key",
+    "decommission",
 )
 SECRET_KEYS = ("bootstrap_ssh_key",)
+UNSET_WHEN_EMPTY = (
+    "instance_domain",
+    "hosts",
+    "mail",
+    "storage",
+    "migration",
+    "bootstrap_ssh_key",
+    "decommission",
+)
 _HIDDEN = Secret("")  # shown as [secret] in messages
 
 
-def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
-    """Validate raw config (keys without namespace, values decoded) into StackConfig."""
+def parse(
+    raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozenset(), stack: str | None = None
+) -> StackConfig:
+    """Validate raw config (keys without namespace, values decoded) into StackConfig.
+
+    ``stack``: the stack being planned or previewed; the stacks named prod and alpha must
+    hold a file of their own environment."""
+    # Pulumi.yaml gives the keys a stack may omit an empty default (the CLI requires one):
+    # empty means not set.
+    raw = {k: v for k, v in raw.items() if not (k in UNSET_WHEN_EMPTY and v in ("", {}))}
     root = Node(source, "", raw, secret_keys)
     # Top-level typos first: a misspelt section would otherwise surface as a confusing
     # "missing" error elsewhere. A secret where none belongs would end up in plain text.
@@ -943,6 +1069,10 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
                 f"set it without --secret. Secret keys: {', '.join(SECRET_KEYS)}",
             )
     env = root.str("environment", choices=("prod", "alpha"))
+    if stack in ("prod", "alpha") and env != stack:
+        raise root.error(
+            "environment", env, f"this is the {stack} stack: its file says environment: {stack} (wrong file?)"
+        )
     domain = root.str("domain", "social.coop")
     if not _fqdn_ok(domain):
         raise root.error("domain", domain, "a domain name like social.coop")
@@ -968,8 +1098,10 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         storage=_storage(root, instance, env),
         migration=_migration(root),
         bootstrap_ssh_key=root.secret("bootstrap_ssh_key"),
+        decommission=root.str("decommission", None),
     )
     root.done()
+    _stack_rules(root, cfg)
     if cfg.adopting and env != "prod":
         raise root.error(
             "adopting", True, "allowed only when environment is prod (alpha adopts nothing): remove it"
@@ -978,10 +1110,47 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         raise root.error("bootstrap_ssh_key", _MISSING, "required when a host has bootstrap: true")
     # Rules that need the whole config (records that point at hosts, generated mail
     # records, ownership between stacks) live with the code that owns them.
-    from components import dns_records
+    from components import cloudinit, dns_records
 
     dns_records.check(cfg)
+    for name, h in hosts.items():
+        if h.hetzner is not None:
+            size = len(cloudinit.render_user_data(h, admins, env).encode())
+            if size > cloudinit.USER_DATA_LIMIT:
+                raise root.error(
+                    f"hosts.{name}.cloud_init",
+                    list(h.cloud_init),
+                    f"renders {size} bytes of user-data; Hetzner Cloud takes at most "
+                    f"{cloudinit.USER_DATA_LIMIT} (fewer admins or parts, shorter key comments)",
+                )
     return cfg
+
+
+# Provider settings that are credentials: they come from the TWG's password store through
+# environment variables (README, docs/ci.md), never from a stack file, encrypted or not.
+PROVIDER_CREDENTIALS = {
+    "hcloud:token": "HCLOUD_TOKEN=$(pass show social.coop/hetzner/cloud-token-{stack})",
+    "cloudflare:apiToken": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "cloudflare:apiKey": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "cloudflare:apiUserServiceKey": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "digitalocean:token": "DIGITALOCEAN_TOKEN=$(pass show social.coop/digitalocean/token-{stack})",
+    "digitalocean:spacesAccessId": "SPACES_ACCESS_KEY_ID=$(pass show social.coop/digitalocean/spaces-key-id)",
+    "digitalocean:spacesSecretKey": "SPACES_SECRET_ACCESS_KEY=$(pass show social.coop/digitalocean/spaces-secret)",
+}
+
+
+def check_provider_keys(keys: Any, source: str, stack: str) -> None:
+    """Refuse a provider credential among a stack's config keys (never showing its value)."""
+    for k in keys:
+        if k in PROVIDER_CREDENTIALS:
+            export = PROVIDER_CREDENTIALS[k].format(stack=stack)
+            raise ConfigError(
+                source,
+                "",
+                None,
+                f"{k}: provider credentials never go in a stack file; remove it "
+                f"(`pulumi config rm {k}`) and run `export {export}` before pulumi (README, docs/ci.md)",
+            )
 
 
 def decode(value: Any) -> Any:
@@ -1000,6 +1169,8 @@ def load_from_pulumi() -> StackConfig:
 
     prefix = f"{PROJECT}:"
     everything = {**rc.get_config_env(), **rc.CONFIG.get()}
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    check_provider_keys(everything, source, pulumi.get_stack())
     raw = {k[len(prefix) :]: decode(v) for k, v in everything.items() if k.startswith(prefix)}
     secrets = frozenset(k for k in raw if rc.is_config_secret(prefix + k))
-    return parse(raw, f"Pulumi.{pulumi.get_stack()}.yaml", secrets)
+    return parse(raw, source, secrets, pulumi.get_stack())

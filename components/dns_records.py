@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from components import mail_auth
+from components import mail_auth, values
 from components.config import DNS_LABEL, ConfigError, Record, StackConfig
 
 ADDRESS_TYPES = ("A", "AAAA")
@@ -31,7 +31,8 @@ MAX_TXT_STRING = 255  # bytes per TXT character-string (RFC 1035 §3.3)
 MAX_TXT = 2048  # Cloudflare's limit for a TXT record's content
 TXT_TEXT = re.compile(r"^[\x20-\x7e]*$")
 CAA_VALUE = re.compile(r'^(0|128) (issue|issuewild|iodef) "([^"\\]*)"$')
-SRV_NAME = re.compile(r"^_[a-z0-9-]+\._(tcp|udp|tls)(\.|$)", re.IGNORECASE)
+SRV_NAME = re.compile(r"^_[a-z0-9-]+\._(tcp|udp|tls)(\.|$)", re.IGNORECASE | re.ASCII)
+MAX_COMMENT = 100  # characters Cloudflare allows in a record comment on Free zones
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ def check(cfg: StackConfig) -> None:
     for r in cfg.dns.records:
         _check_declared(cfg, r, fail)
     records = resolve(cfg)
+    _check_generated_txt(records, fail)
     _check_ownership(cfg, records, fail)
     _check_together(cfg, records, fail)
     _check_mail(cfg, records, fail)
@@ -283,6 +285,8 @@ def _check_declared(cfg: StackConfig, r: Record, fail) -> None:
         raise fail(
             r.path, r.name, "the apex NS records are Cloudflare's; NS is only for delegating a subdomain"
         )
+    if r.comment is not None and values.text_problem(r.comment, MAX_COMMENT):
+        raise fail(f"{r.path}.comment", r.comment, values.text_problem(r.comment, MAX_COMMENT))
     if r.type == "SRV" and not SRV_NAME.match(name):
         raise fail(r.path, r.name, "an SRV name starts with _service._proto, e.g. _imaps._tcp")
     if r.proxied and r.type not in PROXIABLE:
@@ -316,17 +320,19 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
         return
     if r.type in ADDRESS_TYPES:
         version = 4 if r.type == "A" else 6
-        try:
-            ok = ipaddress.ip_address(v).version == version
-        except ValueError:
-            ok = False
-        if not ok:
-            example = "192.0.2.1" if version == 4 else "2001:db8::1"
-            raise fail(path, v, f"an {r.type} record holds an IPv{version} address, e.g. {example}")
+        problem = values.address_problem(v, version)
+        if problem:
+            raise fail(path, v, f"an {r.type} record: {problem}")
     elif r.type in TARGET_TYPES:
         labels = v.rstrip(".").split(".")
-        if not v.rstrip(".") or len(labels) < 2 or not all(DNS_LABEL.match(x) for x in labels):
+        if not v.rstrip(".") or len(labels) < 2 or not all(DNS_LABEL.fullmatch(x) for x in labels):
             raise fail(path, v, f"a {r.type} record points at a full domain name, e.g. mail.example.org")
+        if values.looks_like_address(v):
+            raise fail(
+                path,
+                v,
+                f"a {r.type} record points at a domain name, not an address; use A/AAAA for addresses",
+            )
     elif r.type == "TXT":
         if not TXT_TEXT.match(v) or '"' in v or "\\" in v:
             raise fail(
@@ -335,10 +341,19 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
                 "TXT text is printable ASCII without quotes or backslashes; write the text itself "
                 "(long text is split into 255-byte strings for you)",
             )
-        if len(v) > MAX_TXT:
+        if len(v.encode()) > MAX_TXT:
             raise fail(path, v, f"TXT text may be at most {MAX_TXT} characters (Cloudflare's limit)")
     elif r.type == "CAA" and not CAA_VALUE.match(v):
         raise fail(path, v, 'a CAA value like 0 issue "letsencrypt.org" (tags: issue, issuewild, iodef)')
+
+
+def _check_generated_txt(records: list[ResolvedRecord], fail) -> None:
+    """SPF, DMARC, DKIM... text built from the mail section fits Cloudflare's TXT limit too."""
+    for r in records:
+        if r.type == "TXT" and len(r.content.encode()) > MAX_TXT:
+            raise fail(
+                r.path, r.content, f"makes a TXT record of {len(r.content.encode())} bytes; at most {MAX_TXT}"
+            )
 
 
 def _check_ownership(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:

@@ -113,7 +113,8 @@ class HetznerServer(pulumi.ComponentResource):
                 name=f"{host.name}-{version}",
                 type=version,
                 location=h.location,  # the server's; `datacenter` is deprecated
-                assignee_type="server",
+                # no assignee_type: without an assignee_id the provider warns; the server's
+                # public_nets assigns the address
                 auto_delete=False,  # outlives the server: DNS keeps pointing at it
                 delete_protection=protect,
                 labels=labels,

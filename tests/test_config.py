@@ -115,7 +115,7 @@ BAD = [
     # choices
     ("environment-staging", "alpha", setter("environment", value="staging"), "environment", '"staging"', "allowed: prod, alpha"),
     ("bad-role", "prod", setter("hosts", "hypha", "roles", value=["coopcloud", "webserver"]), "hosts.hypha.roles[1]", '"webserver"', "allowed: mastodon, mastodon_staging, coopcloud"),
-    ("bad-server-type", "prod", setter("hosts", "hypha", "hetzner_cloud", "server_type", value="cx999"), "hosts.hypha.hetzner_cloud.server_type", '"cx999"', "allowed: cx22, "),
+    ("bad-server-type", "prod", setter("hosts", "hypha", "hetzner_cloud", "server_type", value="cx999"), "hosts.hypha.hetzner_cloud.server_type", '"cx999"', "allowed: cx23, "),
     ("bad-kind", "alpha", setter("hosts", "alpha", "kind", value="dedicated"), "hosts.alpha.kind", '"dedicated"', "allowed: hetzner_cloud, vps"),
     # rules between keys
     ("bootstrap-without-host-key", "prod", bootstrap_without_host_key, "hosts.rhizome.vps.ssh_host_key", "(missing)", "required when bootstrap is true"),
@@ -185,14 +185,17 @@ def test_defaults(load_config):
     assert alpha.dns.owned_subdomain == "alpha" and prod.dns.reserved_subdomains == ("alpha",)
 
 
-def test_loader_defaults_match_pulumi_yaml():
-    """With Pulumi.yaml's defaults taken away, the loader's own defaults give the same result."""
-    raw = plan_tool.read_stack("alpha").values
+@pytest.mark.parametrize("environment", ["prod", "alpha"])
+def test_loader_defaults_match_pulumi_yaml(environment):
+    """Each default in Pulumi.yaml means to the loader what leaving the key out means."""
     declared = plan_tool.project_defaults()
-    assert declared  # Pulumi.yaml declares some defaults
-    bare = parse({k: v for k, v in raw.items() if k not in declared}, "test.yaml")
+    assert {"instance_domain", "migration", "bootstrap_ssh_key", "decommission"} <= set(declared)
+    base = {"environment": environment, "dns": {"zone_id": "0" * 32}, "protect": environment == "prod"}
     for name, default in declared.items():
-        assert getattr(bare, name) == default, name
+        if name in base:
+            continue
+        without = {k: v for k, v in base.items() if k != name}
+        assert parse({**without, name: default}, "t.yaml") == parse(without, "t.yaml"), name
 
 
 def test_domain_change_moves_instance_domain(load_config):
@@ -210,6 +213,7 @@ def test_scalar_strings_as_pulumi_passes_them():
     raw = {k.removeprefix(f"{PROJECT}:"): decode(v) for k, v in flat.items()}
     assert parse(raw, "Pulumi.prod.yaml") == stack.config()
     raw["protect"] = "false"
+    raw["decommission"] = "test: protection off on purpose"
     raw["migration"] = {"ttl": "300", "records": ["@ A"]}
     cfg = parse(raw, "Pulumi.prod.yaml")
     assert cfg.protect is False and cfg.migration.ttl == 300
@@ -224,7 +228,7 @@ def engine_config(pulumi_mocks):
 
 def test_load_from_pulumi_reads_engine_config(engine_config):
     stack = plan_tool.read_stack("prod")
-    flat = {**stack.pulumi_config(), key("bootstrap_ssh_key"): PLAINTEXT_KEY, "hcloud:token": "fake"}
+    flat = {**stack.pulumi_config(), key("bootstrap_ssh_key"): PLAINTEXT_KEY, "hcloud:pollInterval": "1s"}
     engine_config(flat, [key("bootstrap_ssh_key")])
     cfg = config.load_from_pulumi()
     assert cfg.source == "Pulumi.test.yaml"  # named after the running stack

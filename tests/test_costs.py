@@ -19,7 +19,7 @@ PRICES = {
         "checked": datetime.date(2026, 11, 25),
         "source": "https://example.invalid/hetzner",
         "price_locations": ["fsn1", "nbg1", "hel1"],
-        "server_types": {"cx22": 10.0, "cpx31": 20.0},
+        "server_types": {"cx23": 10.0, "cpx32": 20.0},
         "backup_percent": 20,
         "primary_ipv4": 0.5,
         "primary_ipv6": 0.0,
@@ -38,7 +38,7 @@ PRICES = {
 }
 
 
-def alpha_on_hetzner(backups=True, volume_gb=100, server_type="cx22", location="fsn1"):
+def alpha_on_hetzner(backups=True, volume_gb=100, server_type="cx23", location="fsn1"):
     def mutate(c):
         host = c[key("hosts")]["alpha"]
         host["kind"] = "hetzner_cloud"
@@ -67,7 +67,7 @@ def by_what(report, resource, what_start):
 
 def test_hetzner_server_backups_ips_and_volume(load_config):
     report = costs.estimate(load_config("alpha", alpha_on_hetzner()), PRICES)
-    assert by_what(report, "alpha-server", "Hetzner Cloud server cx22").amount == 10.0
+    assert by_what(report, "alpha-server", "Hetzner Cloud server cx23").amount == 10.0
     assert by_what(report, "alpha-server", "backups").amount == 2.0  # 20 % of 10.0
     assert by_what(report, "alpha-ipv4", "primary IPv4").amount == 0.5
     assert by_what(report, "alpha-ipv6", "primary IPv6").amount == 0.0
@@ -80,7 +80,7 @@ def test_hetzner_server_backups_ips_and_volume(load_config):
 def test_no_backup_or_volume_lines_when_not_configured(load_config):
     report = costs.estimate(load_config("alpha", alpha_on_hetzner(backups=False, volume_gb=None)), PRICES)
     assert [x.what for x in report.lines if x.resource.startswith("alpha")] == [
-        "Hetzner Cloud server cx22 (fsn1)",
+        "Hetzner Cloud server cx23 (fsn1)",
         "primary IPv4",
         "primary IPv6",
     ]
@@ -111,7 +111,7 @@ def test_currencies_are_totalled_separately_never_converted(load_config):
         set_price("pando", 12.5, "USD")(c)
 
     report = costs.estimate(load_config("prod", mutate), PRICES)
-    # hypha (cpx31 in this table): 20 + 4 backups + 0.5 IPv4; rhizome 40 EUR
+    # hypha (cpx32 in this table): 20 + 4 backups + 0.5 IPv4; rhizome 40 EUR
     assert report.totals == {"EUR": 64.5, "USD": 17.5}  # pando 12.5 + Spaces 5
     assert by_what(report, "pando", "iocoop server").currency == "USD"
 
@@ -125,7 +125,7 @@ def test_server_type_missing_from_table_is_unknown_not_zero(load_config):
     server = by_what(report, "alpha-server", "Hetzner Cloud server")
     backups = by_what(report, "alpha-server", "backups")
     assert server.amount is None and backups.amount is None
-    assert "cx22 is not in data/prices.yaml" in server.why_unknown
+    assert "cx23 is not in data/prices.yaml" in server.why_unknown
     assert server.currency == "EUR"
     assert report.totals["EUR"] == 5.5  # IPv4 0.5 + volume 5.0: known lines still count
     assert len(report.unknowns) == 2

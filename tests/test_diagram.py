@@ -97,7 +97,7 @@ def test_diagram_shows_every_host_name_service_bucket_and_key(load_config, case)
 
 def test_hetzner_switch_changes_the_host_box(load_config):
     labels, _ = parse(diagram.render_mermaid(load_config("alpha", alpha_on_hetzner)))
-    assert "Hetzner Cloud cx22 (fsn1)" in labels[node(labels, "alpha")]
+    assert "Hetzner Cloud cx23 (fsn1)" in labels[node(labels, "alpha")]
     labels, _ = parse(diagram.render_mermaid(load_config("alpha")))
     assert "VPS at iocoop" in labels[node(labels, "alpha")]
 

@@ -3,6 +3,8 @@ message), ownership between the stacks, migrations in place, and the Zone compon
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pytest
 
@@ -346,7 +348,7 @@ RULES = [
         add("files", {"type": "A", "value": "203.0.113.300"}),
         "dns.records.files[0].value",
         "203.0.113.300",
-        "an A record holds an IPv4 address, e.g. 192.0.2.1",
+        "an A record: expected an IPv4 address, e.g. 203.0.113.10",
     ),
     (
         "IPv6 syntax (an IPv4 address in AAAA)",
@@ -354,7 +356,7 @@ RULES = [
         add("files", {"type": "AAAA", "value": "192.0.2.1"}),
         "dns.records.files[0].value",
         "192.0.2.1",
-        "an AAAA record holds an IPv6 address, e.g. 2001:db8::1",
+        "an AAAA record: expected an IPv6 address, e.g. 2001:db8::1",
     ),
     (
         "AAAA on a host without IPv6",
@@ -604,7 +606,8 @@ def test_plan_applies_migration_ttl(plan):
 
 @pytest.fixture
 def alpha_cfg(load_config):
-    return load_config("alpha", lambda c: c.update({key("protect"): True}))
+    # protection as prod has it, on alpha's small zone (the loader refuses protect in alpha)
+    return dataclasses.replace(load_config("alpha"), protect=True)
 
 
 def test_zone_component_registers_records_with_options(pulumi_mocks, captured_options, alpha_cfg):
@@ -634,9 +637,9 @@ def test_zone_component_registers_records_with_options(pulumi_mocks, captured_op
 
 def test_zone_component_imports_and_retains_adopted_records(pulumi_mocks, captured_options, load_config):
     rid = f"{ZONE_ID}/{'c' * 32}"
-    cfg = load_config(
-        "alpha",
-        lambda c: c.update({key("protect"): True}) or c[key("dns")].update(imports={"alpha-txt-spf": rid}),
+    alpha = load_config("alpha")  # prod's options on alpha's small zone (the loader refuses both in alpha)
+    cfg = dataclasses.replace(
+        alpha, protect=True, dns=dataclasses.replace(alpha.dns, imports={"alpha-txt-spf": rid})
     )
     addresses = {"alpha": HostAddresses("alpha.social.coop", "192.0.2.7", "2001:db8::7")}
 

@@ -203,11 +203,11 @@ def test_provider_namespaces_and_nulls(plan):
     """Provider settings pass through (masked); `key:` with no value is simply absent."""
 
     def change(c):
-        c["hcloud:token"] = {"secure": CIPHERTEXT}
+        c["hcloud:endpoint"] = {"secure": CIPHERTEXT}
         c[key("migration")] = None
 
     result = plan("alpha", change)
-    assert result.stack.other == {"hcloud:token": "[secret]"}
+    assert result.stack.other == {"hcloud:endpoint": "[secret]"}
     assert key("migration") not in result.stack.pulumi_config()
 
 
@@ -264,18 +264,46 @@ def test_project_declares_exactly_the_loaders_keys(project):
     assert list(declared) == list(config.TOP_LEVEL_KEYS)  # same keys, same order
     for name, decl in declared.items():
         assert isinstance(decl, dict) and decl.get("description", "").strip(), name
-        assert decl.get("type", "string") in ("string", "integer", "boolean", "array"), name
-    assert [k for k, d in declared.items() if d.get("secret")] == list(config.SECRET_KEYS)
+        assert decl.get("type") in ("string", "integer", "boolean", "array", "object"), name
 
 
-def test_declared_types_match_the_stacks(project):
-    python_type = {"string": str, "integer": int, "boolean": bool, "array": list}
+CLI_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+
+
+def cli_accepts(decl: dict, value) -> bool:
+    """workspace.ValidateConfigValue of the Pulumi CLI (sdk/go/common/workspace/project.go)."""
+    kind = decl["type"]
+    if kind == "boolean" and value in ("true", "false"):
+        return True
+    if kind == "integer" and isinstance(value, str):
+        return value.lstrip("-").isdigit()
+    if kind == "array":
+        return isinstance(value, list) and all(cli_accepts(decl["items"], v) for v in value)
+    return isinstance(value, CLI_TYPES[kind]) and not (kind == "integer" and isinstance(value, bool))
+
+
+def test_the_cli_accepts_the_project_and_both_stack_files(project):
+    """The rules the Pulumi CLI (v3.260) applies before a preview starts: Project.Validate in
+    sdk/go/common/workspace/project.go and mergeConfig / validateStackConfigValues in
+    pkg/workspace/config.go. A project key with no default that a stack file does not set
+    stops the preview ("Stack 'alpha' is missing configuration values ..."); a default must
+    have the declared type; an array declares its items; a secret key's default would be
+    found unencrypted ("must be encrypted as it's secret"), so a secret key has none."""
+    declared = {k.removeprefix(f"{PROJECT}:"): v for k, v in project["config"].items()}
+    for name, decl in declared.items():
+        assert decl["type"] != "array" or "items" in decl, name
+        assert "default" not in decl or cli_accepts(decl, decl["default"]), name
+        assert not (decl.get("secret") and "default" in decl), name
+        assert "value" not in decl, name
     for stack in ("prod", "alpha"):
-        values = plan_tool.read_stack(stack).values
-        for name, decl in project["config"].items():
-            name = name.removeprefix(f"{PROJECT}:")
-            if "type" in decl and name in values:
-                assert isinstance(values[name], python_type[decl["type"]]), (stack, name)
+        doc = stack_doc(stack)["config"]
+        set_here = {k.removeprefix(f"{PROJECT}:"): v for k, v in doc.items() if k.startswith(f"{PROJECT}:")}
+        missing = [k for k, d in declared.items() if "default" not in d and k not in set_here]
+        assert missing == [], f"Stack '{stack}' is missing configuration values {missing}"
+        for name, value in set_here.items():
+            if not (isinstance(value, dict) and set(value) == {"secure"}):
+                assert cli_accepts(declared[name], value), (stack, name)
+                assert not declared[name].get("secret"), (stack, name)
 
 
 def test_duplicate_keys_in_a_stack_file_are_refused(tmp_path):

@@ -76,14 +76,15 @@ def test_server_is_built_from_config_with_its_own_addresses(plan):
     p = plan("prod")
     r = by_name(p)
     server = r["hypha-server"].inputs
-    assert (server["serverType"], server["image"], server["location"]) == ("cpx31", "ubuntu-22.04", "fsn1")
+    assert (server["serverType"], server["image"], server["location"]) == ("cpx32", "ubuntu-22.04", "fsn1")
     assert server["backups"] is True
     assert server["labels"] == {"stack": "prod", "role": "coopcloud"}
     assert server["userData"].startswith("#cloud-config\n")
     for version in ("ipv4", "ipv6"):
         ip = r[f"hypha-{version}"].inputs
         assert ip["type"] == version
-        assert ip["autoDelete"] is False and ip["assigneeType"] == "server"
+        # issue 13 f: assigneeType without assigneeId makes the hcloud provider warn
+        assert ip["autoDelete"] is False and "assigneeType" not in ip and "assigneeId" not in ip
         assert ip["location"] == server["location"]
         assert ip["labels"] == {"stack": "prod", "role": "coopcloud"}
     [net] = server["publicNets"]
@@ -162,7 +163,7 @@ def test_alpha_server_has_no_protection(plan):
         assert not res.options["ignore_changes"], res.name
         assert res.inputs.get("deleteProtection") in (None, False), res.name
     assert r["alpha-server"].inputs["rebuildProtection"] is False
-    assert r["alpha-server"].inputs["serverType"] == "cx22"
+    assert r["alpha-server"].inputs["serverType"] == "cx23"
 
 
 def test_adopted_ids_are_imported_and_retained(plan):
@@ -269,7 +270,8 @@ def test_bootstrap_trigger_follows_content_not_connection(plan):
 
     def new_admin_key(c):  # content changes: re-run
         with_bootstrap(c)
-        c[key("admins")][1]["ssh_key"] = c[key("admins")][0]["ssh_key"].replace("alice", "bob")
+        new_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMVnMQMojfqCshyOobpbupyrYQD8DhRAsEu/fuMPKNBz bob@new"
+        c[key("admins")][1]["ssh_key"] = new_key
 
     assert trigger(moved) == base
     assert trigger(new_admin_key) != base
@@ -321,7 +323,7 @@ def hetzner(c, **changes):
 @pytest.mark.parametrize(
     "mutate, path, words",
     [
-        (lambda c: hetzner(c, server_type="cx999"), "hosts.hypha.hetzner_cloud.server_type", "cpx31"),
+        (lambda c: hetzner(c, server_type="cx999"), "hosts.hypha.hetzner_cloud.server_type", "cpx32"),
         (lambda c: hetzner(c, location="mars1"), "hosts.hypha.hetzner_cloud.location", "fsn1"),
         (lambda c: c.pop(key("admins")), "admins", "at least one admin"),
         (lambda c: c[key("admins")][1].pop("ssh_key"), "admins[1].ssh_key", "required"),

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from components import mail_auth, safe_yaml, spf_lookups
-from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, parse
+from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, check_provider_keys, parse
 from components.dns_records import fqdn
 from tools import resolver
 
@@ -64,7 +64,7 @@ class StackFile:
         return flat
 
     def config(self) -> StackConfig:
-        return parse(self.values, self.source, self.secret_keys)
+        return parse(self.values, self.source, self.secret_keys, self.stack)
 
 
 def _load_yaml(path: Path, label: str) -> Any:
@@ -117,6 +117,7 @@ def read_stack(stack: str, config_path: str | None = None) -> StackFile:
             f"unknown top-level keys {', '.join(sorted(map(str, unknown)))}; "
             "allowed: config, secretsprovider, encryptionsalt, encryptedkey",
         )
+    check_provider_keys(doc.get("config") or {}, label, stack)
     values, secrets, other = dict(project_defaults()), set(), {}
     for key, value in (doc.get("config") or {}).items():
         masked, is_secret = _mask_secure(value)
