@@ -49,7 +49,7 @@ class ConfigError(pulumi.RunError):
         self.source, self.path, self.value, self.allowed = source, path, value, allowed
         shown = "(missing)" if value is _MISSING else _show(value, path)
         where = f"{PROJECT}:{path} = {shown}: " if path else ""  # no path: the file itself
-        super().__init__(f"{source}: {where}{allowed}")
+        super().__init__(values.one_line(f"{source}: {where}{allowed}"))
 
 
 class _Missing:
@@ -979,8 +979,8 @@ def _stack_rules(root: Node, cfg: StackConfig) -> None:
     for a_i, admin in enumerate(cfg.admins):
         if admin.hcloud_import is not None:
             raise root.error(f"admins[{a_i}].hcloud_import", admin.hcloud_import, ALPHA_IMPORTS)
-    for name, h in cfg.hosts.items():
-        for k, v in (h.hetzner.imports if h.hetzner else {}).items():
+    for name, h in root.value.get("hosts", {}).items():  # the kind not in use too: it is one line away
+        for k, v in ((h.get("hetzner_cloud") or {}).get("import") or {}).items():
             raise root.error(f"hosts.{name}.hetzner_cloud.import.{k}", v, ALPHA_IMPORTS)
     for r in cfg.dns.records:
         if r.import_id is not None:

@@ -77,9 +77,18 @@ def domain_problem(name: str) -> str | None:
     return None
 
 
+def one_line(message: str) -> str:
+    """``message`` with control characters and line breaks escaped, so it stays one line."""
+    return "".join(c.encode("unicode_escape").decode() if _unprintable(c) else c for c in message)
+
+
+def _unprintable(c: str) -> bool:
+    return unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
 def text_problem(value: str, max_chars: int | None = None) -> str | None:
     """One line of printable text: no control, format (RTL override) or line separator characters."""
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in value):
+    if any(_unprintable(c) for c in value):
         return "one line of printable text: no control characters (CR, NUL, escapes, U+2028, RTL marks)"
     if max_chars is not None and len(value) > max_chars:
         return f"at most {max_chars} characters"
