@@ -118,8 +118,20 @@ _Dumper.add_representer(  # short lists of words (runcmd argv, groups) on one li
 )
 
 
+_RENDERED: dict[str, str] = {}  # the loader renders to check the size; the component reuses it
+
+
 def render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> str:
     """The user-data text for a Hetzner Cloud server: ``#cloud-config`` and the merged parts."""
+    key = repr((host, tuple(admins), environment))  # frozen dataclasses: the repr is the content
+    if key not in _RENDERED:
+        if len(_RENDERED) > 64:
+            _RENDERED.clear()
+        _RENDERED[key] = _render_user_data(host, admins, environment)
+    return _RENDERED[key]
+
+
+def _render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> str:
     doc = user_data(host, admins)
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
     return (
