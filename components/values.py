@@ -98,9 +98,13 @@ def text_problem(value: str, max_chars: int | None = None) -> str | None:
 # --------------------------------------------------------------------------- SSH keys
 
 HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
-ADMIN_KEY_TYPES = (*HOST_KEY_TYPES, "ssh-rsa")
+ADMIN_KEY_TYPES = (*HOST_KEY_TYPES, "sk-ssh-ed25519@openssh.com", "ssh-rsa")
 MIN_RSA_BITS = 2048
-_KEY_CLASSES = {"ssh-ed25519": ed25519.Ed25519PublicKey, "ssh-rsa": rsa.RSAPublicKey}
+_KEY_CLASSES = {
+    "ssh-ed25519": ed25519.Ed25519PublicKey,
+    "sk-ssh-ed25519@openssh.com": ed25519.Ed25519PublicKey,
+    "ssh-rsa": rsa.RSAPublicKey,
+}
 
 
 def ssh_key_problem(line: str, types: tuple[str, ...]) -> str | None:
