@@ -1,0 +1,138 @@
+"""One schema, three uses: the models in components/models generate the editor schema
+(schema/stack.schema.json) and Pulumi.yaml's `config:` block, and docs/config.md documents
+exactly their keys. The schema accepts the committed and documented stack files and refuses
+the bad ones the loader refuses (except rules that need more than one value at a time)."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from components.config import REPO_ROOT
+from components.models.stack import SCHEMA_PATH, Secure, StackValues
+from tests import test_config, test_refused
+from tests.conftest import stack_doc
+from tools import schema as schema_tool
+
+VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+# Rules the loader applies that a JSON Schema of one value at a time cannot express: they
+# compare values (ports, keys, names, the stack), parse them (SSH key blobs, addresses, sizes)
+# or depend on another key (environment, kind, domain). The loader refuses each of these.
+BEYOND_SCHEMA = {
+    # tests/test_config.py
+    "missing-kind-block", "bad-ipv4", "ipv6-as-ipv4", "ipv4-as-ipv6", "bad-host-name", "bad-fqdn",
+    "duplicate-admin", "record-unknown-host", "ttl-5", "bootstrap-without-host-key",
+    "bootstrap-without-ssh-key",
+    # Python's re (which the jsonschema package uses) lets `$` match before a final newline;
+    # an editor's ECMAScript regex refuses the name
+    "trailing-newline",
+    # tests/test_refused.py
+    "prod-protect-false", "prod-protect-string-false", "prod-protect-deleted",
+    "prod-decommission-while-protected", "alpha-protect", "alpha-decommission", "alpha-imports-hypha",
+    "alpha-imports-record", "alpha-dns-imports", "alpha-imports-admin-key", "alpha-owns-www", "alpha-owns-wiki",
+    "prod-without-reserved-alpha", "prod-instance-is-alphas", "alpha-instance-is-prods", "loopback", "private",
+    "link-local", "multicast", "unspecified", "cgnat", "v6-loopback", "v6-link-local", "v6-multicast",
+    "v6-unique-local", "v4-mapped", "scope-id", "record-a-private", "record-aaaa-loopback", "cname-to-address",
+    "mx-to-address", "spf-ip4-not-address", "spf-ip6-with-v4", "spf-ip4-private", "txt-2049", "dkim-over-2048",
+    "spf-label-64", "dmarc-rua-label-64", "user-data-over-32k", "key-blob-garbage", "key-blob-truncated",
+    "key-wrong-type", "rsa-1024", "host-key-garbage", "admin-root", "admin-nobody", "same-key-two-admins",
+    "same-port-twice",
+}  # fmt: skip
+
+
+def errors(doc: dict) -> list[str]:
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message[:120]}" for e in VALIDATOR.iter_errors(doc)]
+
+
+def test_generated_files_are_current():
+    assert schema_tool.main([]) == 0, "run `python -m tools.schema --write` and commit the result"
+
+
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_stack_files_name_the_schema_and_pass_it(stack):
+    first = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./schema/stack.schema.json"
+    assert (REPO_ROOT / "schema" / "stack.schema.json").exists()
+    assert errors(stack_doc(stack)) == []
+
+
+def test_docs_examples_pass_the_schema():
+    examples = re.findall(r"```yaml\n(config:\n.*?)```", test_config.DOCS.read_text(), re.S)
+    assert len(examples) >= 3
+    for text in examples:
+        assert errors(yaml.safe_load(text)) == []
+
+
+def bad_cases() -> list:
+    return [
+        pytest.param(stack, mutate, case_id in BEYOND_SCHEMA, id=case_id)
+        for case_id, stack, mutate, *_ in test_config.BAD + test_refused.CASES
+    ]
+
+
+@pytest.mark.parametrize(("stack", "mutate", "beyond"), bad_cases())
+def test_schema_refuses_what_the_loader_refuses(stack, mutate, beyond):
+    doc = stack_doc(stack)
+    mutate(doc["config"])
+    found = errors(json.loads(json.dumps(doc)))  # the document as JSON, like an editor reads it
+    if beyond:
+        assert found == [], "the schema catches this now: remove it from BEYOND_SCHEMA"
+    else:
+        assert found, "the loader refuses this stack file; the schema should too"
+
+
+def test_provider_credentials_are_refused_by_the_schema():
+    doc = stack_doc("prod")
+    doc["config"]["hcloud:token"] = {"secure": "v1:AAAA="}
+    assert errors(doc)
+    doc["config"].pop("hcloud:token")
+    doc["config"]["hcloud:endpoint"] = "https://api.hetzner.cloud/v1"
+    assert errors(doc) == []
+
+
+# --------------------------------------------------------------------------- docs and Pulumi.yaml
+
+
+def model_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every key of a model in docs/config.md's notation (`<name>` for a chosen name, `[]` for items)."""
+    paths = []
+    for name, field in model.model_fields.items():
+        path = prefix + (field.alias or name)
+        paths.append(path)
+        paths += _inner(field.annotation, path)
+    return paths
+
+
+def _inner(annotation, path: str) -> list[str]:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        return _inner(args[0], f"{path}[]")
+    if origin is dict:
+        value = args[1]
+        if typing.get_origin(value) in (typing.Union, type(int | str)):  # a record or a list of them
+            return _inner(typing.get_args(value)[0], f"{path}.<name>[]")
+        inner = _inner(value, f"{path}.<name>")
+        return inner or [f"{path}.<name>"]
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel) and a is not Secure]
+    if models:
+        return model_paths(models[0], f"{path}.")
+    return []
+
+
+def test_docs_document_exactly_the_models_keys():
+    rows = re.findall(r"^\| `([^`]+)` \|", test_config.DOCS.read_text(), re.M)
+    assert sorted(model_paths(StackValues)) == sorted(rows)
+
+
+def test_pulumi_yaml_declares_the_models_keys():
+    declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
+    assert declared == schema_tool.pulumi_config()
+    assert list(declared) == list(StackValues.model_fields)
