@@ -18,11 +18,14 @@ import base64
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from components.config import REPO_ROOT, Admin, Host
+from components.errors import REPO_ROOT
+
+if TYPE_CHECKING:
+    from components.config import Admin, Host
 
 TEMPLATES = REPO_ROOT / "cloud-init"
 BOOTSTRAP_SCRIPT = TEMPLATES / "bootstrap.sh"

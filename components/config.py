@@ -16,22 +16,18 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import yaml
 
-from components import values
+from components import cloudinit, dns_records, values
+from components.errors import MISSING as _MISSING
+from components.errors import PROJECT, REPO_ROOT, ConfigError, Secret
 
-PROJECT = "socialcoop-infra"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS = yaml.safe_load((REPO_ROOT / "data" / "providers.yaml").read_text())
 
-# re.ASCII: with IGNORECASE alone, look-alikes such as dotless i, long s or the Kelvin sign
-# match [a-z]. Patterns are used with fullmatch (``$`` alone lets a trailing newline through).
-HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.ASCII)
-DNS_LABEL = re.compile(r"^(\*|_?[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)$", re.IGNORECASE | re.ASCII)
+HOSTNAME_LABEL, DNS_LABEL = values.HOSTNAME_LABEL, values.DNS_LABEL
 ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 ROLES = ("mastodon", "mastodon_staging", "coopcloud")
 CLOUD_INIT_PARTS = ("base", "docker", "swarm")
@@ -40,39 +36,6 @@ DEFAULT_PARTS["coopcloud"] = ["base", "docker", "swarm"]
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS")
 SPF_ALL = ("-all", "~all")
 DMARC_POLICIES = ("none", "quarantine", "reject")
-
-
-class ConfigError(pulumi.RunError):
-    """A user's mistake in a stack file. Pulumi prints RunError without a traceback."""
-
-    def __init__(self, source: str, path: str, value: Any, allowed: str):
-        self.source, self.path, self.value, self.allowed = source, path, value, allowed
-        shown = "(missing)" if value is _MISSING else _show(value, path)
-        where = f"{PROJECT}:{path} = {shown}: " if path else ""  # no path: the file itself
-        super().__init__(values.one_line(f"{source}: {where}{allowed}"))
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "(missing)"
-
-
-_MISSING = _Missing()
-
-
-def _show(value: Any, path: str) -> str:
-    return "[secret]" if isinstance(value, Secret) else values.show(value, path)
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A config secret. Its repr never shows the value; components wrap it in
-    ``pulumi.Output.secret`` so it stays a secret in state and outputs."""
-
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Secret([secret])"
 
 
 # --------------------------------------------------------------------------- reader
@@ -1110,8 +1073,6 @@ def parse(
         raise root.error("bootstrap_ssh_key", _MISSING, "required when a host has bootstrap: true")
     # Rules that need the whole config (records that point at hosts, generated mail
     # records, ownership between stacks) live with the code that owns them.
-    from components import cloudinit, dns_records
-
     dns_records.check(cfg)
     for name, h in hosts.items():
         if h.hetzner is not None:

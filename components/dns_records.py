@@ -19,10 +19,14 @@ import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components import mail_auth, values
-from components.config import DNS_LABEL, ConfigError, Record, StackConfig
+from components.errors import ConfigError
+from components.values import DNS_LABEL
+
+if TYPE_CHECKING:
+    from components.config import Record, StackConfig
 
 ADDRESS_TYPES = ("A", "AAAA")
 PROXIABLE = ("A", "AAAA", "CNAME")

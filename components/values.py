@@ -16,6 +16,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
+# re.ASCII: with IGNORECASE alone, look-alikes such as dotless i, long s or the Kelvin sign
+# match [a-z]. Patterns are used with fullmatch (``$`` alone lets a trailing newline through).
+HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.ASCII)
+DNS_LABEL = re.compile(r"^(\*|_?[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)$", re.IGNORECASE | re.ASCII)
+
 # The committed stack files hold these as placeholders (RFC 5737, RFC 3849).
 DOCUMENTATION = tuple(
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")

@@ -1,0 +1,47 @@
+"""The components import each other without a cycle (the loader used to sit in one with
+dns_records.py and mail_auth.py): every module's top-level imports, type-only ones aside."""
+
+from __future__ import annotations
+
+import ast
+
+from components.config import REPO_ROOT
+
+
+def imports_of(path) -> set[str]:
+    found = set()
+    for node in ast.parse(path.read_text()).body:  # top level only: not in functions or TYPE_CHECKING
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            found |= {n for n in names if (REPO_ROOT / (n.replace(".", "/") + ".py")).exists()} or {node.module}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("components")}
+    return found
+
+
+def module_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in sorted((REPO_ROOT / "components").rglob("*.py")):
+        name = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        graph[name] = imports_of(path) - {name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = module_graph()
+    assert "components.dns_records" in graph["components.config"]  # the loader imports the rules ...
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == 1:
+            raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(name) :], name]))
+        if state.get(name) == 2:
+            return
+        state[name] = 1
+        for other in sorted(graph.get(name, ())):
+            visit(other, [*trail, name])
+        state[name] = 2
+
+    for name in graph:
+        visit(name, [])
+    assert "components.config" not in graph["components.dns_records"]  # ... and not the other way
