@@ -13,7 +13,9 @@ def imports_of(path) -> set[str]:
     for node in ast.parse(path.read_text()).body:  # top level only: not in functions or TYPE_CHECKING
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
             names = [f"{node.module}.{a.name}" for a in node.names]
-            found |= {n for n in names if (REPO_ROOT / (n.replace(".", "/") + ".py")).exists()} or {node.module}
+            found |= {n for n in names if (REPO_ROOT / (n.replace(".", "/") + ".py")).exists()} or {
+                node.module
+            }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("components")}
     return found

@@ -32,6 +32,18 @@ class Record(Model):
     import_id: ImportId | None = Field(None, description="<zone_id>/<record_id>: adopt an existing record.")
 
 
+class SelfHosting(Model):
+    # the loader's FQDN rule without its look-ahead (pydantic's regex engine has none): a length
+    nameservers: list[
+        Annotated[
+            str, StringConstraints(pattern=config.FQDN.pattern.replace("(?=.{1,253}$)", ""), max_length=254)
+        ]
+    ] = Field(
+        min_length=1, description="The zone's name servers' full names; the first is the SOA's primary."
+    )
+    hostmaster: str = Field(pattern=config.EMAIL.pattern, description="The SOA's contact, an email address.")
+
+
 class Dns(Model):
     zone_id: str = Field(pattern=config.ZONE_ID.pattern, description="The zone's 32-character hex ID.")
     default_ttl: Ttl = 3600
@@ -39,3 +51,6 @@ class Dns(Model):
     owned_subdomain: HostLabel | None = Field(None, description="alpha only: alpha.")
     reserved_subdomains: list[HostLabel] | None = Field(None, description="prod only: must include alpha.")
     imports: dict[str, ImportId] = Field({}, description="Logical key -> <zone_id>/<record_id>.")
+    self_hosting: SelfHosting | None = Field(
+        None, description="prod only: SOA and apex NS for a complete zone file."
+    )

@@ -55,7 +55,7 @@ class StackValues(Model):
         description="Machines by short name: {kind: hetzner_cloud|vps, roles, cloud_init?, fqdn?, ssh_port?, hetzner_cloud: {...}, vps: {...}}.",
     )
     dns: Dns = Field(
-        description="The zone: {zone_id, default_ttl?, records: {name: [record, ...]}, owned_subdomain?, reserved_subdomains?, imports?}."
+        description="The zone: {zone_id, default_ttl?, records: {name: [record, ...]}, owned_subdomain?, reserved_subdomains?, imports?, self_hosting?}."
     )
     mail: Mail | None = Field(
         None,
