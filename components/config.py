@@ -88,7 +88,7 @@ class Node:
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return value
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value):
             value = int(value)  # Pulumi passes scalar config as strings
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, value, allowed or "expected a whole number")

@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from components.config import ConfigError
+from components.config import PROJECT, ConfigError, decode, parse
 from tests.conftest import stack_doc
 from tools import plan as plan_tool
 
@@ -24,7 +24,7 @@ VALUES = [
     None, True, False, 0, -1, 65536, 10**30, 1.5, "", " ", "yes", "true", "none", "x" * 300,
     "203.0.113.300", "10.0.0.1", "::1", "2001:db8::1%eth0", "@", "*", "a..b", "w\u0131ki", "a\rb",
     "\x1b[31m", "\u202e", "\u2028", [], [1, 2], {}, {"a": 1}, {"secure": "v1:AAAA="}, PRIVATE_KEY,
-    TOKEN, "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+    TOKEN, "9" * 5000, "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
     [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
 ]  # fmt: skip
 KEYS = ["import", "protect", "hcloud:token", "bootstrap_ssh_kye", "api_token", "ssh_key", "<<", "ttl"]
@@ -89,14 +89,31 @@ def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
 
 
 def run_case(tmp_path, stack: str, data: bytes) -> str | None:
-    """The loader's verdict on one file: None when it loads, else the error line."""
+    """The loader's verdict on one file: None when it loads, else the error line. The file is
+    read as the plan tool reads it and, when that works, its values are also handed to the
+    loader as the Pulumi engine hands them (scalars as text, structured values as JSON)."""
     path = tmp_path / f"Pulumi.{stack}.yaml"
     path.write_bytes(data)
     try:
-        plan_tool.read_stack(stack, str(path)).config()
+        sf = plan_tool.read_stack(stack, str(path))
     except ConfigError as e:
         return str(e)
-    return None
+    try:
+        sf.config()
+    except ConfigError as e:
+        first = str(e)
+    else:
+        first = None
+    engine = {
+        k.removeprefix(f"{PROJECT}:"): decode(v)
+        for k, v in sf.pulumi_config().items()
+        if k.startswith(PROJECT)
+    }
+    try:
+        parse(engine, sf.source, sf.secret_keys, stack)
+    except ConfigError as e:
+        return first or str(e)
+    return first
 
 
 @pytest.mark.fuzz

@@ -744,3 +744,14 @@ def test_a_pasted_private_key_is_never_echoed(config_error, mutate):
 def test_a_token_shows_only_a_prefix(config_error, mutate):
     message = str(config_error("prod", mutate))
     assert TOKEN[5:] not in message and TOKEN[12:20] not in message
+
+
+def test_a_huge_number_as_text_is_refused_cleanly():
+    """Under `pulumi preview` the CLI (yaml.v3) hands a 5,000-digit number over as text, which
+    Python's int() refuses with a ValueError; the loader answers with its one line."""
+    raw = plan_tool.read_stack("prod").values
+    raw["hosts"]["rhizome"]["ssh_port"] = "9" * 5000
+    with pytest.raises(ConfigError) as info:
+        parse(raw, "Pulumi.prod.yaml", stack="prod")
+    assert info.value.path == "hosts.rhizome.ssh_port" and "expected a whole number" in info.value.allowed
+    assert len(str(info.value)) < 300
