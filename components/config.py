@@ -916,7 +916,7 @@ def _stack_rules(root: Node, cfg: StackConfig) -> None:
                 "dns.reserved_subdomains", list(cfg.dns.reserved_subdomains), "must include alpha"
             )
         for sub in cfg.dns.reserved_subdomains:
-            if dns_at_or_under(cfg.instance_domain, f"{sub}.{cfg.domain}"):
+            if dns_records.at_or_under(cfg.instance_domain, f"{sub}.{cfg.domain}"):
                 raise root.error(
                     "instance_domain", cfg.instance_domain, f"{sub}.{cfg.domain} is the alpha stack's"
                 )
@@ -933,7 +933,7 @@ def _stack_rules(root: Node, cfg: StackConfig) -> None:
         raise root.error(
             "dns.owned_subdomain", cfg.dns.owned_subdomain, "alpha owns alpha; the rest of the zone is prod's"
         )
-    if not dns_at_or_under(cfg.instance_domain, f"alpha.{cfg.domain}"):
+    if not dns_records.at_or_under(cfg.instance_domain, f"alpha.{cfg.domain}"):
         raise root.error(
             "instance_domain", cfg.instance_domain, f"alpha's instance is at or under alpha.{cfg.domain}"
         )
@@ -953,10 +953,6 @@ def _stack_rules(root: Node, cfg: StackConfig) -> None:
 
 
 ALPHA_IMPORTS = "only prod imports existing resources; alpha creates (and destroys) its own: remove it"
-
-
-def dns_at_or_under(name: str, parent: str) -> bool:
-    return name == parent or name.endswith(f".{parent}")
 
 
 @dataclass(frozen=True)
