@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import typing
 
 import jsonschema
@@ -30,8 +31,8 @@ BEYOND_SCHEMA = {
     "missing-kind-block", "bad-ipv4", "ipv6-as-ipv4", "ipv4-as-ipv6", "bad-host-name", "bad-fqdn",
     "duplicate-admin", "record-unknown-host", "ttl-5", "bootstrap-without-host-key",
     "bootstrap-without-ssh-key",
-    # Python's re (which the jsonschema package uses) lets `$` match before a final newline;
-    # an editor's ECMAScript regex refuses the name
+    # a name pattern's `$` lets a final newline through (Python's re, and check-jsonschema's
+    # ECMAScript engine alike); the loader uses fullmatch
     "trailing-newline",
     # tests/test_refused.py
     "prod-protect-false", "prod-protect-string-false", "prod-protect-deleted",
@@ -61,6 +62,21 @@ def test_stack_files_name_the_schema_and_pass_it(stack):
     assert first == "# yaml-language-server: $schema=./schema/stack.schema.json"
     assert (REPO_ROOT / "schema" / "stack.schema.json").exists()
     assert errors(stack_doc(stack)) == []
+
+
+def test_check_jsonschema_accepts_the_stack_files_and_refuses_a_bad_one(tmp_path):
+    """The schema as a tool outside Python's jsonschema reads it (ECMAScript regexes)."""
+    cmd = [str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema"), "--schemafile", str(SCHEMA_PATH)]
+    good = subprocess.run(
+        [*cmd, "Pulumi.prod.yaml", "Pulumi.alpha.yaml"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    doc = stack_doc("alpha")
+    doc["config"]["socialcoop-infra:hosts"]["alpha"]["hetzner_cloud"]["server_type"] = "cx22"
+    bad = tmp_path / "Pulumi.alpha.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    refused = subprocess.run([*cmd, str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "cx22" in refused.stdout, refused.stdout
 
 
 def test_docs_examples_pass_the_schema():
