@@ -242,10 +242,19 @@ class Admin:
     hcloud_import: str | None = None
 
 
+# Accounts every Debian/Ubuntu host has: an admin entry with one of these names would
+# overwrite a system account's keys (root's authorized_keys). bootstrap.sh also refuses
+# any existing account with a uid below 1000.
+SYSTEM_ACCOUNTS = ("root", "nobody", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news")
+SYSTEM_ACCOUNTS += ("uucp", "proxy", "www-data", "backup", "list", "irc", "sshd", "messagebus", "ubuntu")
+
+
 def _admins(root: Node) -> tuple[Admin, ...]:
     admins, seen = [], set()
     for n in root.nodes("admins", []):
         name = n.str("name", pattern=HOSTNAME_LABEL, allowed="a lowercase user name (a-z, 0-9, -)")
+        if name in SYSTEM_ACCOUNTS or name.startswith("systemd-"):
+            raise n.error("name", name, "a person's own user name, not a system account (root, nobody, ...)")
         if name in seen:
             raise n.error("name", name, "each admin name may appear only once")
         seen.add(name)
@@ -339,7 +348,7 @@ def _hetzner(n: Node) -> HetznerCloud:
     h = HetznerCloud(
         server_type=n.str("server_type", choices=types),
         location=n.str("location", choices=locations),
-        image=n.str("image", pattern=re.compile(r"^[a-z0-9.-]+$"), allowed="an image name like ubuntu-24.04"),
+        image=n.str("image", choices=PROVIDERS["hetzner_cloud"]["images"]),
         backups=n.bool("backups", False),
         volume_gb=volume_gb,
         extra_ports=tuple(ports),
