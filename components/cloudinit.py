@@ -43,7 +43,7 @@ RELOAD_AFTER = {
 BOOTSTRAP_PARTS = ("base", "firewall")
 # runcmd is one shell script whose exit code is its last command's: stop at the first
 # failing command, and fail when a unit failed, so `cloud-init status` reports the error.
-RUNCMD_FIRST = "set -e"
+RUNCMD_FIRST = "set -ex"  # -x: each command is echoed to cloud-init-output.log
 RUNCMD_LAST = [
     "sh",
     "-c",
@@ -165,7 +165,9 @@ def render_bootstrap_config(host: Host, admins: Sequence[Admin]) -> str:
     base = user_data(host, admins, parts=list(BOOTSTRAP_PARTS))
     template = load_part("base")["users"][0]
     lines = [
-        "# Rendered by socialcoop-infra from cloud-init/ (" + ", ".join(BOOTSTRAP_PARTS) + ") for bootstrap.sh.",
+        "# Rendered by socialcoop-infra from cloud-init/ ("
+        + ", ".join(BOOTSTRAP_PARTS)
+        + ") for bootstrap.sh.",
         f"hostname {base['hostname']}",
         f"fqdn {base['fqdn']}",
         f"timezone {base['timezone']}",

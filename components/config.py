@@ -895,6 +895,36 @@ def _migration(root: Node) -> Migration | None:
     return m
 
 
+# --------------------------------------------------------------------------- ansible
+
+
+@dataclass(frozen=True)
+class Ansible:
+    """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
+
+    playbook: str  # as written in the stack file: absolute, or relative to the repository
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None  # ansible_user; default: the operator's ssh configuration
+
+
+def _ansible(root: Node) -> Ansible | None:
+    n = root.node("ansible", None)
+    if n is None:
+        return None
+    playbook = n.str("playbook", allowed="a playbook file, absolute or relative to the repository")
+    if not (REPO_ROOT / playbook).is_file():
+        raise n.error(
+            "playbook", playbook, "an existing playbook file, absolute or relative to the repository"
+        )
+    a = Ansible(
+        playbook,
+        dict(n.mapping("extra_vars", {})),
+        n.str("user", None, pattern=HOSTNAME_LABEL, allowed="a user name"),
+    )
+    n.done()
+    return a
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -913,6 +943,7 @@ class StackConfig:
     storage: Storage | None
     migration: Migration | None
     bootstrap_ssh_key: Secret | None
+    ansible: Ansible | None = None
 
 
 # Every key parse() reads, in the order of Pulumi.yaml's `config:` block; tests keep
@@ -930,6 +961,7 @@ TOP_LEVEL_KEYS = (
     "storage",
     "migration",
     "bootstrap_ssh_key",
+    "ansible",
 )
 SECRET_KEYS = ("bootstrap_ssh_key",)
 _HIDDEN = Secret("")  # shown as [secret] in messages
@@ -977,6 +1009,7 @@ def parse(raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozen
         storage=_storage(root, instance, env),
         migration=_migration(root),
         bootstrap_ssh_key=root.secret("bootstrap_ssh_key"),
+        ansible=_ansible(root),
     )
     root.done()
     if cfg.adopting and env != "prod":

@@ -26,10 +26,22 @@ def inbound_rules(ssh_port: int = 22, extra_ports: Sequence = ()) -> list[dict]:
     ]
     if ssh_port != 22:
         rules.append(
-            {"direction": "in", "protocol": "tcp", "port": str(ssh_port), "source_ips": ANY, "description": "SSH (ssh_port)"}
+            {
+                "direction": "in",
+                "protocol": "tcp",
+                "port": str(ssh_port),
+                "source_ips": ANY,
+                "description": "SSH (ssh_port)",
+            }
         )
     rules += [
-        {"direction": "in", "protocol": p.protocol, "port": str(p.port), "source_ips": ANY, "description": p.reason}
+        {
+            "direction": "in",
+            "protocol": p.protocol,
+            "port": str(p.port),
+            "source_ips": ANY,
+            "description": p.reason,
+        }
         for p in extra_ports
     ]
     return rules

@@ -41,6 +41,9 @@ rm -rf "\$1"/var/lib/apt/lists/*
 rm -f "\$1"/etc/ssh/ssh_host_*
 printf 'datasource_list: [NoCloud, None]\n' >"\$1/etc/cloud/cloud.cfg.d/90-socialcoop-tests.cfg"
 : >"\$1/etc/machine-id"
+# like a cloud image: en_US.UTF-8 exists (cloud-init's locale module sets it)
+sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "\$1/etc/locale.gen"
+chroot "\$1" locale-gen >/dev/null
 HOOK
 )
 start=$(date +%s)

@@ -66,16 +66,47 @@ class Target:
 
     def leader(self) -> int:
         """PID of the container's systemd (the nspawn process's child)."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        return int(children[0])
+        for _ in range(100):
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.1)
+        raise AssertionError("systemd-nspawn started no container")
 
     def sh(self, script: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a shell script inside the machine as its root (nsenter, not SSH)."""
-        cmd = ["nsenter", "-t", str(self.leader()), "-m", "-u", "-i", "-n", "-p", "--", "/bin/sh", "-c", script]
+        cmd = [
+            "nsenter",
+            "-t",
+            str(self.leader()),
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"in target: {script}\nrc={result.returncode}\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"in target: {script}\nrc={result.returncode}\n{result.stdout}{result.stderr}"
+            )
         return result
+
+    def wait_for_boot(self, deadline: float = 900) -> str:
+        """Wait until systemd has finished booting (cloud-init's stages are part of it)."""
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            state = self.sh(
+                "systemctl is-system-running --wait", check=False, timeout=deadline
+            ).stdout.strip()
+            if state not in ("", "offline", "initializing", "starting"):  # offline: its bus is not up yet
+                return state
+            time.sleep(0.5)
+        raise AssertionError(f"boot not finished after {deadline} s")
 
     def ssh_argv(self, user: str, port: int = 22, known_hosts: Path | None = None) -> list[str]:
         return [
@@ -91,7 +122,9 @@ class Target:
             [*self.ssh_argv(user, port), command], capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"ssh {user}: {command}\nrc={result.returncode}\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"ssh {user}: {command}\nrc={result.returncode}\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def scp(self, user: str, src: Path, dest: str, port: int = 22) -> None:
@@ -151,6 +184,8 @@ def boot_target(target_image, tmp_path):
                 run("ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
                 run("ip", "-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
                 run("ip", "-n", ns, "link", "set", dev, "up")
+            # a default route into the outside namespace, which forwards nothing further
+            run("ip", "-n", name, "route", "add", "default", "via", OUTSIDE_V4)
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tests", "-f", str(t.client_key))
         if cloud_init:
             (merged / "etc/cloud/cloud-init.disabled").unlink(missing_ok=True)
@@ -180,7 +215,10 @@ def boot_target(target_image, tmp_path):
 
     yield boot
 
-    for t, _base in reversed(started):
+    for t, base in reversed(started):
+        if t.proc is not None and t.proc.poll() is not None:  # it stopped by itself: show why
+            print(f"target {t.netns} exited early ({t.proc.returncode}):")
+            print("".join((base / "nspawn.log").read_text().splitlines(keepends=True)[-40:]))
         if t.proc is not None and t.proc.poll() is None:
             t.proc.send_signal(signal.SIGTERM)  # nspawn asks the container's systemd to power off
             try:
