@@ -67,7 +67,7 @@ files_digest() {
 # converge_service SVC: enable it; start it when inactive; reload it when the files it
 # read at its last (re)load are not the ones on disk. Returns 1 on failure.
 converge_service() {
-	local svc=$1 digest pid stamp
+	local svc=$1 digest pid stamp acted=""
 	digest=$(files_digest "$svc")
 	if ! systemctl is-enabled --quiet "$svc" 2>/dev/null; then
 		systemctl enable --quiet "$svc" || return 1
@@ -75,17 +75,30 @@ converge_service() {
 	fi
 	if ! systemctl is-active --quiet "$svc"; then
 		systemctl restart "$svc" || return 1
+		acted=1
 		changed "service $svc started"
 	else
 		pid=$(systemctl show -p MainPID --value "$svc")
 		stamp=$(cat "$RUNSTATE/$svc" 2>/dev/null || true)
 		if [ "$stamp" != "$pid $digest" ]; then
-			systemctl reload-or-restart "$svc" || return 1
+			# a service that is still starting may refuse a reload (fail2ban before its socket)
+			systemctl reload-or-restart "$svc" || systemctl restart "$svc" || return 1
+			acted=1
 			changed "service $svc reloaded (its files changed since it last loaded them)"
 		fi
 	fi
+	if [ -n "$acted" ]; then settled "$svc" || return 1; fi
 	mkdir -p "$RUNSTATE"
 	printf '%s %s\n' "$(systemctl show -p MainPID --value "$svc")" "$digest" >"$RUNSTATE/$svc"
+}
+# settled SVC: still active 5 s later. `systemctl restart` returns at once for a simple
+# service (fail2ban) that then fails reading its configuration.
+settled() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		systemctl is-active --quiet "$1" || return 1
+		[ "$i" = 10 ] || sleep 0.5
+	done
 }
 
 # sshd: the one service that must follow its files whatever else happens (trap below).

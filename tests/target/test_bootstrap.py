@@ -86,7 +86,7 @@ def test_sshd_follows_its_files_even_when_an_earlier_run_wrote_them(boot_target,
             (t.root / path.lstrip("/")).chmod(int(mode, 8))
     assert t.ssh("root", "true").returncode == 0  # the running sshd still lets root in
     # and a fail2ban that cannot start: a broken jail file
-    broken = base64.b64encode(b"[broken]\nenabled = true\nfilter = socialcoop-no-such-filter\n").decode()
+    broken = base64.b64encode(b"this line is no ini syntax\n").decode()
     conf_broken = conf + f"file /etc/fail2ban/jail.d/zz-broken.local 0644 fail2ban {broken}\n"
     run = bootstrap_over_ssh(t, "root", conf_broken, check=False)
     assert run.returncode == 1 and "not active: fail2ban" in run.stderr, (run.stdout, run.stderr)
