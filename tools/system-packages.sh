@@ -1,7 +1,7 @@
 #!/bin/sh
 # Debian packages the tests need, installed only when missing.
 #   sh tools/system-packages.sh          the unit suite: cloud-init (`cloud-init schema`),
-#                                        shellcheck and nftables (`nft -c`) as real validators,
+#                                        ShellCheck and nftables (`nft -c`) as real validators,
 #                                        curl for CI's checked Pulumi CLI install
 #                                        (.ci/install-pulumi.sh against a local server), Knot
 #                                        DNS (`knotd`, `knotc`: the authoritative server the
