@@ -7,6 +7,7 @@ host key pinned, then run the script (as root, or with `sudo -n` as an admin).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -39,8 +40,6 @@ def make_people(names: Sequence[str], where: Path) -> tuple[Person, ...]:
 
 def as_person(target, person: Person):
     """A copy of the target handle that logs in with this person's key."""
-    import dataclasses
-
     return dataclasses.replace(target, client_key=person.private_key)
 
 

@@ -103,6 +103,12 @@ def test_rendered_user_data_through_real_cloud_init(boot_target, load_config, tm
     print(f"\n{stack}:{name}: cloud-init done in {took:.0f} s; warnings: {len(warnings)}")
     for w in warnings:
         print("  ", w.split(" - ", 1)[-1][:200])
+    # and what it skipped or could not do here (DEBUG lines), for the note
+    skipped = t.sh(
+        "grep -hiE 'skipping|container|unable to|not found' /var/log/cloud-init.log || true"
+    ).stdout
+    for line in skipped.splitlines():
+        print("   skip:", line.split(" - ", 1)[-1][:200])
 
     t.host_key = host_key_from_console(t)
     t.pin(t.host_key, t.known_hosts)
