@@ -15,6 +15,11 @@ Differences from a real Hetzner Ubuntu server, each handled here by name:
   initialises; running containers (cgroup v1, read-only) is not tested here.
 - The swarm script looks up the public IPv4 with `ip route get 1.1.1.1`: the target gets a
   default route into the test's outside namespace (nothing is forwarded beyond it).
+- Like a cloud image, the test image has the en_US.UTF-8 locale generated (cloud-init's
+  locale module fails without it), and nspawn gives the container CAP_NET_ADMIN in its own
+  network namespace (nftables for fail2ban and the firewall).
+- The growpart/resizefs/disk modules have no disk to grow in a container; the test prints
+  what cloud-init skipped.
 """
 
 from __future__ import annotations
