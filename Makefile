@@ -1,6 +1,7 @@
 # Everything installs what it needs by itself:
 #   make plan STACK=alpha   offline plan of a stack (no credentials, no pulumi CLI)
-#   make test               the test suite (installs cloud-init, shellcheck, curl and Knot DNS if missing)
+#   make test               the test suite (installs cloud-init, shellcheck, nftables, curl and Knot DNS if missing)
+#   make test-target        the real-target tests: boots throwaway Debian 12 machines (root)
 #   make lint               ruff lint and format check
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
 #   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)
@@ -9,7 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 STACK ?= alpha
 
-.PHONY: plan test lint lock venv system-packages engine preview test-engine
+.PHONY: plan test test-target lint lock venv system-packages engine preview test-engine
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ system-packages:
 
 test: $(VENV)/.installed system-packages
 	$(VENV)/bin/python -m pytest
+
+# tests/target/: a cached Debian 12 image (built once, ~1-2 min), each test on a fresh copy
+test-target: $(VENV)/.installed
+	@sh tools/system-packages.sh target
+	$(VENV)/bin/python -m pytest -m target tests/target --durations=0
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

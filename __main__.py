@@ -10,6 +10,7 @@ import pulumi
 
 from components import costs
 from components.admin_keys import AdminKeys, AdminKeysArgs
+from components.ansible_playbook import AnsiblePlaybook, AnsiblePlaybookArgs
 from components.config import load_from_pulumi
 from components.hetzner_server import HetznerServer, HetznerServerArgs
 from components.host_addresses import HostAddresses
@@ -53,6 +54,11 @@ for name, h in cfg.hosts.items():
     else:
         machines[name] = VpsHost(name, VpsHostArgs(h, cfg.admins, protection, cfg.bootstrap_ssh_key))
 addresses: dict[str, HostAddresses] = {name: m.addresses for name, m in machines.items()}
+ipv4s = pulumi.Output.all(**{name: a.ipv4 for name, a in addresses.items()})
+inventory = ipv4s.apply(lambda ips: render_inventory(cfg.hosts, ips))
+# the hand-off: the stack's own playbook, if it names one, once the hosts are up
+if cfg.ansible is not None:
+    AnsiblePlaybook("ansible", AnsiblePlaybookArgs(cfg.ansible, inventory, list(machines.values())))
 
 # --- DNS and mail authentication --------------------------------------------------------
 # One Cloudflare record per declared or generated record (docs/dns.md); hosts' addresses fill
@@ -80,8 +86,7 @@ pulumi.export(
         for name, a in addresses.items()
     },
 )
-ipv4s = pulumi.Output.all(**{name: a.ipv4 for name, a in addresses.items()})
-pulumi.export("ansible_inventory", ipv4s.apply(lambda ips: render_inventory(cfg.hosts, ips)))
+pulumi.export("ansible_inventory", inventory)
 pulumi.export("monthly_cost", costs.monthly_cost(cfg))  # estimate excl. VAT: docs/costs.md
 # storage: the .env.production block (secret: it holds the key) and where dumps go
 if storage_key is not None and media is not None:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Bootstrap a host we cannot give cloud-init (rhizome, pando): apply the same things
-# as cloud-init/base.yaml over SSH. components/vps_host.py uploads this script and
-# its data file, then runs, as root:
+# as cloud-init/base.yaml over SSH, plus a host firewall. components/vps_host.py uploads
+# this script and its data file, then runs, as root:
 #
 #   bash bootstrap.sh bootstrap.conf
 #
@@ -9,21 +9,27 @@
 # (one "kind value..." per line; file contents in base64), so both paths install the
 # same admin users, keys, sudo rule, packages and files.
 #
-# Idempotent: every step compares before it writes, so a second run with the same
-# data changes nothing. Order matters: admins and their keys are in place before
-# the sshd drop-in turns root and password logins off.
-#
-# SOCIALCOOP_ROOT (tests only) puts every file under another directory; the tests
-# then stub the system commands through PATH.
+# Converges: a second run with the same data changes nothing, and an admin dropped from
+# the data loses their key, their sudo rule and their admin groups (the script keeps the
+# names it manages in /var/lib/socialcoop/admins). Order matters:
+#   1. admins and keys (so nobody is locked out by what follows);
+#   2. the sshd drop-in: validated by `sshd -t` *before* it is installed, then sshd is
+#      reloaded; a later failure can no longer leave the hardening off;
+#   3. host name, time zone, the other files (written before the packages, so fail2ban's
+#      first start already reads its jail), packages, services.
+# Reloads follow the system's state, not "did this run write a file": each managed
+# service is (re)started when it is not active, and reloaded when the files it reads
+# differ from those it last loaded (a digest kept in /run/socialcoop with its main PID).
+# A failing service does not stop the others; the script exits 1 at the end.
 set -euo pipefail
 
-ROOT=${SOCIALCOOP_ROOT:-}
 CONF=${1:?usage: bootstrap.sh bootstrap.conf}
+STATE=/var/lib/socialcoop
+RUNSTATE=/run/socialcoop
 CHANGES=0
 WROTE=0
-RELOAD=()
+FAILED=()
 STAGE=$(mktemp -d)
-trap 'rm -rf "$STAGE"' EXIT
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() {
@@ -35,10 +41,10 @@ changed() {
 	log "changed: $*"
 }
 
-# install_file SRC DEST MODE: copy SRC to DEST (under ROOT) unless DEST already has
-# the same content and mode. Sets WROTE=1 when it wrote.
+# install_file SRC DEST MODE: copy SRC to DEST unless DEST already has the same content
+# and mode. Sets WROTE=1 when it wrote.
 install_file() {
-	local src=$1 dest=$ROOT$2 mode=$3
+	local src=$1 dest=$2 mode=$3
 	WROTE=0
 	if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c %a "$dest")" = "${mode#0}" ]; then
 		return 0
@@ -50,6 +56,70 @@ install_file() {
 	WROTE=1
 	changed "$2"
 }
+
+# --- state-based service handling ---------------------------------------------------
+# SVC_FILES[SVC]: the files SVC reads (from the data file's reload column); as one digest:
+declare -A SVC_FILES=()
+files_digest() {
+	# shellcheck disable=SC2086  # the list is space-separated paths
+	cat ${SVC_FILES[$1]:-} /dev/null 2>/dev/null | sha256sum | cut -c1-64
+}
+# converge_service SVC: enable it; start it when inactive; reload it when the files it
+# read at its last (re)load are not the ones on disk. Returns 1 on failure.
+converge_service() {
+	local svc=$1 digest pid stamp acted=""
+	digest=$(files_digest "$svc")
+	if ! systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+		systemctl enable --quiet "$svc" || return 1
+		changed "service $svc enabled"
+	fi
+	if ! systemctl is-active --quiet "$svc"; then
+		systemctl restart "$svc" || return 1
+		acted=1
+		changed "service $svc started"
+	else
+		pid=$(systemctl show -p MainPID --value "$svc")
+		stamp=$(cat "$RUNSTATE/$svc" 2>/dev/null || true)
+		if [ "$stamp" != "$pid $digest" ]; then
+			# a service that is still starting may refuse a reload (fail2ban before its socket)
+			systemctl reload-or-restart "$svc" || systemctl restart "$svc" || return 1
+			acted=1
+			changed "service $svc reloaded (its files changed since it last loaded them)"
+		fi
+	fi
+	if [ -n "$acted" ]; then settled "$svc" || return 1; fi
+	mkdir -p "$RUNSTATE"
+	printf '%s %s\n' "$(systemctl show -p MainPID --value "$svc")" "$digest" >"$RUNSTATE/$svc"
+}
+# settled SVC: still active 5 s later. `systemctl restart` returns at once for a simple
+# service (fail2ban) that then fails reading its configuration.
+settled() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		systemctl is-active --quiet "$1" || return 1
+		[ "$i" = 10 ] || sleep 0.5
+	done
+}
+
+# sshd: the one service that must follow its files whatever else happens (trap below).
+ssh_converge() {
+	sshd -t || die "sshd rejects its configuration; not reloading (check /etc/ssh/sshd_config.d)"
+	if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then
+		# socket activation (Ubuntu 24.04): the port lives in the generated socket unit
+		systemctl daemon-reload
+		systemctl restart ssh.socket
+	fi
+	converge_service ssh || die "sshd did not reload"
+}
+finish() {
+	local rc=$?
+	rm -rf "$STAGE"
+	if [ "$rc" != 0 ] && [ -n "${SSH_STARTED:-}" ] && [ -z "${SSH_DONE:-}" ]; then
+		SSH_DONE=1 # an error between installing the drop-in and reloading: reload anyway
+		(ssh_converge) || true
+	fi
+}
+trap finish EXIT
 
 # --- read the data file -----------------------------------------------------------
 HOST_NAME="" FQDN="" TIMEZONE="" ADMIN_GROUPS="" ADMIN_SHELL="" SUDO_RULE=""
@@ -77,25 +147,19 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$CONF"
 if [ -z "$HOST_NAME" ] || [ -z "$FQDN" ]; then die "$CONF: hostname and fqdn are required"; fi
 [ "${#ADMIN_NAMES[@]}" -gt 0 ] || die "$CONF: no admin: refusing to lock everybody out"
-if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
-	die "run as root (sudo bash bootstrap.sh ...)"
-fi
-
-# --- packages: install only what is missing ----------------------------------------
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-	# shellcheck disable=SC2016  # ${Status} is dpkg-query's format, not a shell variable
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	[ "$status" = "install ok installed" ] || missing+=("$pkg")
+[ "$(id -u)" = 0 ] || die "run as root (sudo bash bootstrap.sh ...)"
+for name in "${ADMIN_NAMES[@]}"; do
+	uid=$(getent passwd "$name" | cut -d: -f3) || true
+	if [ "$name" = root ] || { [ -n "$uid" ] && [ "$uid" -lt 1000 ]; }; then
+		die "$CONF: admin '$name' is a system account (uid ${uid:-0}); admins must be people"
+	fi
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q "${missing[@]}"
-	changed "packages ${missing[*]}"
-fi
+for entry in "${FILES[@]}"; do
+	read -r path _mode reload _content <<<"$entry"
+	if [ "$reload" != - ]; then SVC_FILES[$reload]="${SVC_FILES[$reload]:-} $path"; fi
+done
 
-# --- admins: account, groups, exactly their key, sudo rule --------------------------
+# --- 1. admins: account, groups, exactly their key, sudo rule -------------------------
 sudoers="$STAGE/sudoers"
 : >"$sudoers"
 for i in "${!ADMIN_NAMES[@]}"; do
@@ -115,30 +179,88 @@ for i in "${!ADMIN_NAMES[@]}"; do
 		esac
 	done
 	home=$(getent passwd "$name" | cut -d: -f6)
-	if [ ! -d "$ROOT$home/.ssh" ]; then
-		mkdir -m 0700 "$ROOT$home/.ssh"
-		chown "$name:" "$ROOT$home/.ssh"
+	if [ ! -d "$home/.ssh" ]; then
+		mkdir -m 0700 "$home/.ssh"
+		chown "$name:" "$home/.ssh"
 		changed "$home/.ssh"
 	fi
 	printf '%s\n' "${ADMIN_KEYS[$i]}" >"$STAGE/key"
 	install_file "$STAGE/key" "$home/.ssh/authorized_keys" 0600
-	if [ "$WROTE" = 1 ]; then chown "$name:" "$ROOT$home/.ssh/authorized_keys"; fi
+	if [ "$WROTE" = 1 ]; then chown "$name:" "$home/.ssh/authorized_keys"; fi
 	printf '%s %s\n' "$name" "$SUDO_RULE" >>"$sudoers"
 done
 visudo -cq -f "$sudoers" || die "visudo rejects the sudo rule '$SUDO_RULE'"
 install_file "$sudoers" /etc/sudoers.d/90-socialcoop-admins 0440
 
-# --- time zone and host name ----------------------------------------------------------
+# admins managed before but no longer declared: no key, no admin group, no sudo rule
+# (the sudoers file above already lists only declared admins). The account stays, locked.
+printf '%s\n' "${ADMIN_NAMES[@]}" | sort >"$STAGE/admins"
+if [ -f "$STATE/admins" ]; then
+	for gone in $(comm -23 "$STATE/admins" "$STAGE/admins"); do
+		getent passwd "$gone" >/dev/null || continue
+		home=$(getent passwd "$gone" | cut -d: -f6)
+		if [ -e "$home/.ssh/authorized_keys" ]; then
+			rm -f "$home/.ssh/authorized_keys"
+			changed "removed $gone's authorized_keys"
+		fi
+		for group in ${ADMIN_GROUPS//,/ } docker; do
+			members=$(getent group "$group" | cut -d: -f4) || continue
+			case ",$members," in *",$gone,"*)
+				gpasswd --delete "$gone" "$group" >/dev/null
+				changed "$gone leaves $group"
+				;;
+			esac
+		done
+		if [ "$(passwd --status "$gone" | cut -d' ' -f2)" != L ]; then
+			usermod --lock "$gone"
+			changed "locked $gone"
+		fi
+	done
+fi
+mkdir -p "$STATE"
+install_file "$STAGE/admins" "$STATE/admins" 0644
+
+# --- 2. sshd: validate the candidate config, install it, reload ----------------------
+# The candidate drop-ins go into a copy of sshd_config.d, checked with `sshd -t` against
+# a copy of sshd_config that includes the copy; only a config sshd accepts is installed.
+mkdir -p "$STAGE/sshd_config.d"
+cp -a /etc/ssh/sshd_config.d/. "$STAGE/sshd_config.d/" 2>/dev/null || true
+sed "s#/etc/ssh/sshd_config.d/#$STAGE/sshd_config.d/#" /etc/ssh/sshd_config >"$STAGE/sshd_config"
+ssh_entries=()
+for entry in "${FILES[@]}"; do
+	read -r path mode reload content <<<"$entry"
+	[ "$reload" = ssh ] || continue
+	ssh_entries+=("$entry")
+	base64 -d <<<"$content" >"$STAGE/sshd_config.d/$(basename "$path")"
+done
+if [ "${#ssh_entries[@]}" -gt 0 ]; then
+	if ! err=$(sshd -t -f "$STAGE/sshd_config" 2>&1); then
+		die "sshd rejects the new drop-in, nothing installed: $err"
+	fi
+	SSH_STARTED=1
+	for entry in "${ssh_entries[@]}"; do
+		read -r path mode reload content <<<"$entry"
+		base64 -d <<<"$content" >"$STAGE/file"
+		install_file "$STAGE/file" "$path" "$mode"
+	done
+fi
+SVC_FILES[ssh]="${SVC_FILES[ssh]:-} /etc/ssh/sshd_config"
+ssh_converge
+SSH_DONE=1
+
+# --- 3. time zone and host name ----------------------------------------------------------
 if [ -n "$TIMEZONE" ]; then
 	zone=/usr/share/zoneinfo/$TIMEZONE
-	[ -e "$ROOT$zone" ] || die "unknown time zone $TIMEZONE"
-	if [ "$(readlink "$ROOT/etc/localtime" || true)" != "$zone" ]; then
-		ln -sfn "$zone" "$ROOT/etc/localtime"
+	[ -e "$zone" ] || die "unknown time zone $TIMEZONE"
+	if [ "$(readlink /etc/localtime || true)" != "$zone" ]; then
+		ln -sfn "$zone" /etc/localtime
 		changed "/etc/localtime -> $zone"
 	fi
 	printf '%s\n' "$TIMEZONE" >"$STAGE/timezone"
 	install_file "$STAGE/timezone" /etc/timezone 0644
 fi
+# the short name, as cloud-init sets it (prefer_fqdn_over_hostname: false); the FQDN
+# comes from /etc/hosts (`hostname --fqdn`)
 printf '%s\n' "$HOST_NAME" >"$STAGE/hostname"
 install_file "$STAGE/hostname" /etc/hostname 0644
 if [ "$(hostname)" != "$HOST_NAME" ]; then
@@ -146,31 +268,43 @@ if [ "$(hostname)" != "$HOST_NAME" ]; then
 	changed "live host name $HOST_NAME"
 fi
 {
-	grep -v '^127\.0\.1\.1[[:space:]]' "$ROOT/etc/hosts" 2>/dev/null || true
+	grep -v '^127\.0\.1\.1[[:space:]]' /etc/hosts 2>/dev/null || true
 	printf '127.0.1.1 %s %s\n' "$FQDN" "$HOST_NAME"
 } >"$STAGE/hosts"
 install_file "$STAGE/hosts" /etc/hosts 0644
 
-# --- files from base.yaml's write_files ---------------------------------------------
+# --- the other files (before the packages: fail2ban's first start reads its jail) ------
 for entry in "${FILES[@]}"; do
 	read -r path mode reload content <<<"$entry"
+	[ "$reload" != ssh ] || continue
 	base64 -d <<<"$content" >"$STAGE/file"
 	install_file "$STAGE/file" "$path" "$mode"
-	if [ "$WROTE" = 1 ] && [ "$reload" != - ]; then RELOAD+=("$reload"); fi
+	case $path in /etc/systemd/*) [ "$WROTE" = 0 ] || UNITS_CHANGED=1 ;; esac
 done
 
-# --- services -------------------------------------------------------------------------
+# --- packages: install only what is missing ----------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	# shellcheck disable=SC2016  # ${Status} is dpkg-query's format, not a shell variable
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q -o Dpkg::Options::=--force-confold "${missing[@]}"
+	changed "packages ${missing[*]}"
+fi
+
+# --- services: each converges on its own; one failing does not stop the others ---------
+if [ -n "${UNITS_CHANGED:-}" ]; then systemctl daemon-reload; fi
 for svc in "${SERVICES[@]}"; do
-	if ! systemctl is-enabled --quiet "$svc" || ! systemctl is-active --quiet "$svc"; then
-		systemctl enable --now "$svc"
-		changed "service $svc enabled and started"
+	if ! converge_service "$svc"; then
+		FAILED+=("$svc")
+		journalctl -u "$svc" -n 5 --no-pager >&2 || true
 	fi
 done
-for svc in $(printf '%s\n' "${RELOAD[@]}" | sort -u); do
-	if [ "$svc" = ssh ] && ! sshd -t; then
-		die "sshd rejects its configuration; not reloading (check /etc/ssh/sshd_config.d)"
-	fi
-	systemctl try-reload-or-restart "$svc"
-done
-
+if [ "${#FAILED[@]}" -gt 0 ]; then
+	die "not active: ${FAILED[*]} (see journalctl -u <service>); sshd is hardened and reloaded"
+fi
 log "done, $CHANGES change(s)"

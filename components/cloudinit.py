@@ -26,6 +26,7 @@ from components.errors import REPO_ROOT
 
 if TYPE_CHECKING:
     from components.config import Admin, Host
+from components.host_firewall import inbound_rules, nft_rules
 
 TEMPLATES = REPO_ROOT / "cloud-init"
 BOOTSTRAP_SCRIPT = TEMPLATES / "bootstrap.sh"
@@ -33,7 +34,24 @@ HEADER = "#cloud-config"
 USER_DATA_LIMIT = 32 * 1024  # Hetzner Cloud rejects larger user_data
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 # Files whose change needs a service reload when the bootstrap (not cloud-init) writes them.
-RELOAD_AFTER = {"/etc/ssh/": "ssh", "/etc/fail2ban/": "fail2ban"}
+# The bootstrap validates the ssh files with `sshd -t` before installing them.
+RELOAD_AFTER = {
+    "/etc/ssh/": "ssh",
+    "/etc/fail2ban/": "fail2ban",
+    "/etc/socialcoop/firewall": "socialcoop-firewall",
+    "/etc/systemd/system/socialcoop-firewall": "socialcoop-firewall",
+}
+# The parts the SSH bootstrap applies to a host without cloud-init: base and a host firewall
+# (these hosts have no cloud firewall); docker and swarm there are the playbooks' business.
+BOOTSTRAP_PARTS = ("base", "firewall")
+# runcmd is one shell script whose exit code is its last command's: stop at the first
+# failing command, and fail when a unit failed, so `cloud-init status` reports the error.
+RUNCMD_FIRST = "set -ex"  # -x: each command is echoed to cloud-init-output.log
+RUNCMD_LAST = [
+    "sh",
+    "-c",
+    'failed=$(systemctl --failed --plain --no-legend); [ -z "$failed" ] || { echo "failed units: $failed" >&2; exit 1; }',
+]
 
 
 def load_part(name: str) -> dict[str, Any]:
@@ -95,7 +113,13 @@ def user_data(host: Host, admins: Sequence[Admin], parts: Sequence[str] | None =
     """The host's merged cloud-config as a dict (parts default to the host's own)."""
     if not admins:
         raise ValueError("cloud-init needs at least one admin with an SSH key")
-    values = {"hostname": host.name, "fqdn": host.fqdn, "ssh_port": str(host.ssh_port)}
+    rules = inbound_rules(host.ssh_port, host.hetzner.extra_ports if host.hetzner else ())
+    values = {
+        "hostname": host.name,
+        "fqdn": host.fqdn,
+        "ssh_port": str(host.ssh_port),
+        "nft_rules": nft_rules(rules).replace("\n", "\n    "),  # the template's indentation
+    }
     doc = merge([_expand(load_part(p), admins, values) for p in (parts or host.cloud_init)])
     left = sorted(set(PLACEHOLDER.findall(yaml.safe_dump(doc))))
     if left:
@@ -136,6 +160,8 @@ def render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> s
 
 def _render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> str:
     doc = user_data(host, admins)
+    if doc.get("runcmd"):
+        doc["runcmd"] = [RUNCMD_FIRST, *doc["runcmd"], RUNCMD_LAST]
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
     return (
         f"{HEADER}\n# {host.fqdn} ({environment} stack), parts: {', '.join(host.cloud_init)}.\n"
@@ -147,14 +173,16 @@ def _render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> 
 
 
 def render_bootstrap_config(host: Host, admins: Sequence[Admin]) -> str:
-    """The data file cloud-init/bootstrap.sh applies: the host's *base* part, line by line.
+    """The data file cloud-init/bootstrap.sh applies: the BOOTSTRAP_PARTS, line by line.
 
     One ``kind value...`` per line; file contents are base64 so any text fits on a line.
     """
-    base = user_data(host, admins, parts=["base"])
+    base = user_data(host, admins, parts=list(BOOTSTRAP_PARTS))
     template = load_part("base")["users"][0]
     lines = [
-        "# Rendered by socialcoop-infra from cloud-init/base.yaml for cloud-init/bootstrap.sh.",
+        "# Rendered by socialcoop-infra from cloud-init/ ("
+        + ", ".join(BOOTSTRAP_PARTS)
+        + ") for bootstrap.sh.",
         f"hostname {base['hostname']}",
         f"fqdn {base['fqdn']}",
         f"timezone {base['timezone']}",

@@ -225,8 +225,12 @@ def _admins(root: Node) -> tuple[Admin, ...]:
     admins: list[Admin] = []
     for n in root.nodes("admins", []):
         name = n.str("name", pattern=HOSTNAME_LABEL, allowed="a lowercase user name (a-z, 0-9, -)")
-        if name in SYSTEM_USERS:
-            raise n.error("name", name, "a system account's name; give the admin their own user name")
+        if name in SYSTEM_USERS or name.startswith("systemd-"):
+            raise n.error(
+                "name",
+                name,
+                "a system account's name; give the admin their own user name, not a system account",
+            )
         if any(a.name == name for a in admins):
             raise n.error("name", name, "each admin name may appear only once")
         key = _ssh_key(n, "ssh_key", values.ADMIN_KEY_TYPES)
@@ -325,7 +329,7 @@ def _hetzner(n: Node) -> HetznerCloud:
     h = HetznerCloud(
         server_type=n.str("server_type", choices=types),
         location=n.str("location", choices=locations),
-        image=n.str("image", pattern=re.compile(r"^[a-z0-9.-]+$"), allowed="an image name like ubuntu-24.04"),
+        image=n.str("image", choices=PROVIDERS["hetzner_cloud"]["images"]),
         backups=n.bool("backups", False),
         volume_gb=volume_gb,
         extra_ports=tuple(ports),
@@ -890,6 +894,36 @@ def _migration(root: Node) -> Migration | None:
     return m
 
 
+# --------------------------------------------------------------------------- ansible
+
+
+@dataclass(frozen=True)
+class Ansible:
+    """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
+
+    playbook: str  # as written in the stack file: absolute, or relative to the repository
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None  # ansible_user; default: the operator's ssh configuration
+
+
+def _ansible(root: Node) -> Ansible | None:
+    n = root.node("ansible", None)
+    if n is None:
+        return None
+    playbook = n.str("playbook", allowed="a playbook file, absolute or relative to the repository")
+    if not (REPO_ROOT / playbook).is_file():
+        raise n.error(
+            "playbook", playbook, "an existing playbook file, absolute or relative to the repository"
+        )
+    a = Ansible(
+        playbook,
+        dict(n.mapping("extra_vars", {})),
+        n.str("user", None, pattern=HOSTNAME_LABEL, allowed="a user name"),
+    )
+    n.done()
+    return a
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -971,6 +1005,7 @@ class StackConfig:
     migration: Migration | None
     bootstrap_ssh_key: Secret | None
     decommission: str | None = None  # prod with protect: false, and why (shown in every plan)
+    ansible: Ansible | None = None
 
 
 # Every key parse() reads, in the order of Pulumi.yaml's `config:` block; tests keep
@@ -989,6 +1024,7 @@ TOP_LEVEL_KEYS = (
     "migration",
     "bootstrap_ssh_key",
     "decommission",
+    "ansible",
 )
 SECRET_KEYS = ("bootstrap_ssh_key",)
 UNSET_WHEN_EMPTY = (
@@ -999,6 +1035,7 @@ UNSET_WHEN_EMPTY = (
     "migration",
     "bootstrap_ssh_key",
     "decommission",
+    "ansible",
 )
 _HIDDEN = Secret("")  # shown as [secret] in messages
 
@@ -1058,6 +1095,7 @@ def parse(
         migration=_migration(root),
         bootstrap_ssh_key=root.secret("bootstrap_ssh_key"),
         decommission=root.str("decommission", None),
+        ansible=_ansible(root),
     )
     root.done()
     _stack_rules(root, cfg)

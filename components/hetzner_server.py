@@ -21,9 +21,9 @@ import pulumi_hcloud as hcloud
 from components.cloudinit import render_user_data
 from components.config import Admin, HetznerCloud, Host
 from components.host_addresses import HostAddresses
+from components.host_firewall import inbound_rules
 from components.protection import Protection, child_opts
 
-ANY = ["0.0.0.0/0", "::/0"]
 PRIMARY_IP_CONVERGE = ("name", "labels", "autoDelete", "deleteProtection")
 FIREWALL_CONVERGE = ("name", "labels", "rules")
 SERVER_CONVERGE = ("name", "labels", "backups", "firewallIds", "deleteProtection", "rebuildProtection") + (
@@ -41,37 +41,8 @@ VOLUME_CONVERGE = ("name", "labels", "deleteProtection")
 
 
 def firewall_rules(h: HetznerCloud, ssh_port: int = 22) -> list[dict]:
-    """Inbound rules: SSH, HTTP, HTTPS, ICMP, then the host's extra ports (each with its reason).
-
-    No outbound rule: Hetzner then allows all outbound traffic.
-    """
-    rules = [
-        {"direction": "in", "protocol": "tcp", "port": "22", "source_ips": ANY, "description": "SSH"},
-        {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": ANY, "description": "HTTP"},
-        {"direction": "in", "protocol": "tcp", "port": "443", "source_ips": ANY, "description": "HTTPS"},
-        {"direction": "in", "protocol": "icmp", "source_ips": ANY, "description": "ICMP (ping, path MTU)"},
-    ]
-    if ssh_port != 22:
-        rules.append(
-            {
-                "direction": "in",
-                "protocol": "tcp",
-                "port": str(ssh_port),
-                "source_ips": ANY,
-                "description": "SSH (ssh_port)",
-            }
-        )
-    rules += [
-        {
-            "direction": "in",
-            "protocol": p.protocol,
-            "port": str(p.port),
-            "source_ips": ANY,
-            "description": p.reason,
-        }
-        for p in h.extra_ports
-    ]
-    return rules
+    """Inbound rules (components/host_firewall.py); no outbound rule: Hetzner then allows all."""
+    return inbound_rules(ssh_port, h.extra_ports)
 
 
 def first_address(network: str) -> str:

@@ -4,7 +4,8 @@ optionally bootstrapped over SSH.
 Nothing here can create or delete the machine; the component states its name and
 addresses (for DNS and the inventory). With ``vps.bootstrap: true`` it also applies the
 *base* concerns of cloud-init (admin users and keys, SSH hardening, fail2ban, security
-updates, UTC, host name) with cloud-init/bootstrap.sh:
+updates, UTC, host name) and a host firewall with the cloud firewall's rules
+(cloud-init/firewall.yaml) with cloud-init/bootstrap.sh:
 
 1. ``remote.CopyToRemote`` uploads the script and its rendered data file;
 2. ``remote.Command`` runs it as root.

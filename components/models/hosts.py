@@ -10,6 +10,7 @@ from components import config
 from components.models.common import Bool, HostLabel, Model, Text, whole
 
 ServerType = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["server_types"])]
+Image = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["images"])]
 Location = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["locations"])]
 COMMENT = r"( [^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*)?$"  # one printable line
 SSH_KEY = (
@@ -52,7 +53,9 @@ class HcloudImport(Model):
 class HetznerCloud(Model):
     server_type: ServerType = Field(description="A current Hetzner Cloud server type (data/providers.yaml).")
     location: Location = Field(description="A Hetzner Cloud location (data/providers.yaml).")
-    image: str = Field(pattern=r"^[a-z0-9.-]+$", description="An image name like ubuntu-24.04.")
+    image: Image = Field(
+        description="A supported image (data/providers.yaml): the user-data is tested on these."
+    )
     backups: Bool = Field(False, description="Hetzner's daily server backups.")
     volume: Volume | None = None
     extra_ports: list[ExtraPort] = []

@@ -26,6 +26,12 @@ class Migration(Model):
     records: list[Annotated[str, StringConstraints(pattern=r"^\S+ [A-Z]+$")]] = Field(min_length=1)
 
 
+class Ansible(Model):
+    playbook: str = Field(description="Playbook file, absolute or relative to the repository; must exist.")
+    extra_vars: dict = Field({}, description="Passed to ansible-playbook as --extra-vars (JSON).")
+    user: str | None = Field(None, pattern=r"^[a-z0-9-]+$", description="ansible_user for every host.")
+
+
 class StackValues(Model):
     """The ``socialcoop-infra:`` keys of a stack file. Pulumi.yaml's `config:` block is written
     from these fields (``python -m tools.schema --write``): type, default, description."""
@@ -76,6 +82,10 @@ class StackValues(Model):
     decommission: str = Field(
         "",
         description="prod only: why protect is false (a real decommission). Shown as a warning and an output in every preview. Empty: protect must be true.",
+    )
+    ansible: Ansible | None = Field(
+        None,
+        description="Optional: a playbook `pulumi up` runs with the generated inventory after the hosts are up: {playbook, extra_vars?, user?}. Empty: no playbook is run.",
     )
 
 

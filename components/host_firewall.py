@@ -1,0 +1,60 @@
+"""Inbound firewall rules for a host, and the same rules as nftables text (pure).
+
+Hetzner Cloud servers get them as the provider's firewall (components/hetzner_server.py);
+hosts without a cloud firewall (rhizome, pando) get them as an nftables table that the SSH
+bootstrap installs (cloud-init/firewall.yaml). One list, so both kinds of host open exactly
+the same ports, for IPv4 and IPv6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+ANY = ["0.0.0.0/0", "::/0"]
+
+
+def inbound_rules(ssh_port: int = 22, extra_ports: Sequence = ()) -> list[dict]:
+    """SSH, HTTP, HTTPS, ICMP, then ssh_port (when not 22) and the extra ports, each with its reason.
+
+    Nothing outbound: all outbound traffic is allowed.
+    """
+    rules = [
+        {"direction": "in", "protocol": "tcp", "port": "22", "source_ips": ANY, "description": "SSH"},
+        {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": ANY, "description": "HTTP"},
+        {"direction": "in", "protocol": "tcp", "port": "443", "source_ips": ANY, "description": "HTTPS"},
+        {"direction": "in", "protocol": "icmp", "source_ips": ANY, "description": "ICMP (ping, path MTU)"},
+    ]
+    if ssh_port != 22:
+        rules.append(
+            {
+                "direction": "in",
+                "protocol": "tcp",
+                "port": str(ssh_port),
+                "source_ips": ANY,
+                "description": "SSH (ssh_port)",
+            }
+        )
+    rules += [
+        {
+            "direction": "in",
+            "protocol": p.protocol,
+            "port": str(p.port),
+            "source_ips": ANY,
+            "description": p.reason,
+        }
+        for p in extra_ports
+    ]
+    return rules
+
+
+def nft_rules(rules: Sequence[dict]) -> str:
+    """The accept rules of the nftables input chain, one per line (IPv4 and IPv6: table inet)."""
+    lines = []
+    for r in rules:
+        comment = r["description"].replace('"', "'")
+        if r["protocol"] == "icmp":
+            lines.append(f'meta l4proto icmp accept comment "{comment}"')
+            lines.append('meta l4proto icmpv6 accept comment "ICMPv6 (neighbour discovery, ping, path MTU)"')
+        else:
+            lines.append(f'{r["protocol"]} dport {r["port"]} accept comment "{comment}"')
+    return "\n".join(lines)
