@@ -34,3 +34,12 @@ def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def without_proxies(monkeypatch) -> None:
+    """urllib would send 127.0.0.1 requests to a configured proxy: make sure they stay local."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -8,7 +8,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.fakehttp import JsonHandler, serving
+from tests.fakehttp import JsonHandler, serving, without_proxies
 from tools import drift_issue
 from tools.drift_issue import marker
 
@@ -88,8 +88,7 @@ class _Handler(JsonHandler):
 
 @pytest.fixture
 def gitlab(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    without_proxies(monkeypatch)
     with serving(FakeGitLab()) as server:
         yield server
 

@@ -12,7 +12,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from components.config import REPO_ROOT
-from tests.fakehttp import JsonHandler, serving
+from tests.fakehttp import JsonHandler, serving, without_proxies
 from tools import gitlab_comment
 from tools.gitlab_comment import MAX_NOTE_CHARS, marker, render
 
@@ -95,8 +95,7 @@ class _Handler(JsonHandler):
 
 @pytest.fixture
 def gitlab(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    without_proxies(monkeypatch)
     with serving(FakeGitLab()) as server:
         yield server
 
