@@ -472,4 +472,8 @@ def spf_section(cfg: StackConfig, args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     asyncio.set_event_loop(asyncio.new_event_loop())
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `... | head`: the reader stopped early; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
