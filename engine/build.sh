@@ -32,11 +32,6 @@ fi
 cp "$cached" "$bin/pulumi"
 [ "$("$bin/pulumi" version)" = "$cli_version" ] || { echo "engine/build.sh: built pulumi does not report $cli_version" >&2; exit 1; }
 
-# Python policy packs: with no Python language plugin, the CLI starts `pulumi-analyzer-policy-python`
-# in the pack's folder (sdk/go/common/resource/plugin/analyzer_plugin.go). Our shim runs the pack with
-# the repo's virtualenv.
-install -m 0755 engine/pulumi-analyzer-policy-python "$bin/pulumi-analyzer-policy-python"
-
 # The plugins this program needs but the proxy refuses: ask again each build, in case it starts serving
 # them (then they need a wrapper module in engine/, see engine/README.md).
 : > "$root/.engine/refused.txt"

@@ -38,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "socialcoop-infra"
+POLICY_SHIM = REPO / "engine" / "pulumi-analyzer-policy-python"  # our shim (docs/engine.md)
 SDK_PACKAGES = ("pulumi_hcloud", "pulumi_cloudflare", "pulumi_digitalocean", "pulumi_command")
 
 # Shapes the providers check before any API call (docs/engine.md). Obviously fake.
@@ -166,10 +167,10 @@ def preview(
     from pulumi import automation as auto
 
     root = cli_root()
-    plugins, missing = {}, []
+    plugins, missing = {}, []  # name -> (version, executable)
     for name, version in required_plugins().items():
         try:
-            plugins[name] = find_plugin(name, version, plugin_dir)
+            plugins[name] = (version, find_plugin(name, version, plugin_dir))
         except Missing as e:
             missing.append(str(e))
     if missing:
@@ -202,20 +203,13 @@ def preview(
             pulumi_command=cmd,
             env_vars=env,
         )
-        versions = required_plugins()
-        for name, path in plugins.items():  # exact versions in the throwaway PULUMI_HOME: no ambient warning
-            cmd.run(
-                ["plugin", "install", "resource", name, versions[name], "--file", str(path)],
-                str(work),
-                {**os.environ, **env},
-            )
+        installs = [  # exact versions in the throwaway PULUMI_HOME: no ambient-plugin warning
+            ["resource", name, version, "--file", str(path)] for name, (version, path) in plugins.items()
+        ]
         if policy_pack:  # the CLI's fallback for a Python pack when no language host is installed
-            shim = root / "bin" / "pulumi-analyzer-policy-python"
-            cmd.run(
-                ["plugin", "install", "analyzer", "policy-python", "1.0.0", "--file", str(shim)],
-                str(work),
-                {**os.environ, **env},
-            )
+            installs.append(["analyzer", "policy-python", "1.0.0", "--file", str(POLICY_SHIM)])
+        for args in installs:
+            cmd.run(["plugin", "install", *args], str(work), dict(os.environ))
         report = {"stack": stack, "steps": [], "diagnostics": [], "policy_violations": []}
         try:
             st = auto.Stack.create(stack, ws)
