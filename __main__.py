@@ -68,7 +68,7 @@ zone = Zone("social-coop", ZoneArgs(cfg, addresses))
 # --- object storage ---------------------------------------------------------------------
 # Spaces buckets and one key per stack with read/write on this stack's buckets only.
 # No storage section: no bucket, no key; Mastodon keeps media on local disk.
-bucket_cfgs = cfg.storage.buckets if cfg.storage else ()
+bucket_cfgs = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
 buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, protection)) for b in bucket_cfgs]
 storage_key = None
 if buckets:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import PROJECT, REPO_ROOT
+from components.errors import PROJECT, REPO_ROOT
 from tools import plan as plan_tool
 
 FLOOR = "import pulumi, pulumi_hcloud, pulumi_cloudflare, pulumi_digitalocean, pulumi_command"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.config import Admin
+from components.models.hosts import Admin
 from components.protection import Protection, child_opts
 
 # While adopting (components/protection.py): an imported key keeps its name and labels.

@@ -22,7 +22,8 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local
 
-from components.config import REPO_ROOT, Ansible
+from components.errors import REPO_ROOT
+from components.models.stack import Ansible
 
 # Writes the inventory to a temporary file, runs the playbook, removes the file. The file
 # must end in .yml: Ansible's YAML inventory plugin ignores other names.

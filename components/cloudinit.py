@@ -18,15 +18,13 @@ import base64
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from components.errors import REPO_ROOT
-
-if TYPE_CHECKING:
-    from components.config import Admin, Host
 from components.host_firewall import inbound_rules, nft_rules
+from components.models.hosts import Admin, Host
 
 TEMPLATES = REPO_ROOT / "cloud-init"
 BOOTSTRAP_SCRIPT = TEMPLATES / "bootstrap.sh"

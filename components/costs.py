@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-from components.config import REPO_ROOT, HetznerCloud, StackConfig, Vps
+from components.errors import REPO_ROOT
+from components.models.hosts import HetznerCloud, Vps
+from components.models.stack import StackConfig
 
 PRICES_FILE = REPO_ROOT / "data" / "prices.yaml"
 
@@ -92,7 +94,7 @@ def _vps_line(name: str, v: Vps, source: str) -> Line:
 def _spaces_lines(
     cfg: StackConfig, p: dict[str, Any], stored_gib: float | None
 ) -> tuple[list[Line], list[str]]:
-    buckets = cfg.storage.buckets if cfg.storage else ()
+    buckets = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
     if not buckets:
         return [], []
     usd = p["currency"]

@@ -19,14 +19,13 @@ import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components import mail_auth, values
 from components.errors import ConfigError
+from components.models.dns import Record
+from components.models.stack import StackConfig
 from components.values import DNS_LABEL
-
-if TYPE_CHECKING:
-    from components.config import Record, StackConfig
 
 ADDRESS_TYPES = ("A", "AAAA")
 PROXIABLE = ("A", "AAAA", "CNAME")

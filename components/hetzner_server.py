@@ -19,9 +19,9 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.cloudinit import render_user_data
-from components.config import Admin, HetznerCloud, Host
 from components.host_addresses import HostAddresses
 from components.host_firewall import inbound_rules
+from components.models.hosts import Admin, HetznerCloud, Host
 from components.protection import Protection, child_opts
 
 PRIMARY_IP_CONVERGE = ("name", "labels", "autoDelete", "deleteProtection")

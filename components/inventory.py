@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from components.config import Host
+from components.models.hosts import Host
 
 
 def render_inventory(hosts: Mapping[str, Host], ipv4: Mapping[str, str]) -> str:

@@ -8,12 +8,9 @@ they return are shown, one by one, in docs/dns.md and tests/test_mail_auth.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from components.errors import ConfigError
-
-if TYPE_CHECKING:
-    from components.config import Sender
+from components.models.mail import Sender
 
 # RFC 7208 §4.6.4: these terms make the receiver query DNS; at most 10 per check_host().
 DNS_QUERYING = ("include", "a", "mx", "ptr", "exists", "redirect")

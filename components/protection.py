@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 
-if TYPE_CHECKING:
-    from components.config import StackConfig
+from components.models.stack import StackConfig
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError
+from components.errors import ConfigError
 
 MAX_DEPTH = 40  # stack files nest about 6 deep
 MAX_VALUES = 100_000  # values after expanding aliases; the prod file has about 1,000

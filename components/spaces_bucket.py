@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as digitalocean
 
-from components.config import Bucket
+from components.models.storage import Bucket
 from components.protection import Protection, child_opts
 from components.storage_settings import endpoint_url
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components import mail_auth
-from components.config import PROJECT, Sender, StackConfig
 from components.dns_records import fqdn, mail_records
+from components.errors import PROJECT
+from components.models.mail import Sender
+from components.models.stack import StackConfig
 
 MAX_VOID = 2
 MAX_DEPTH = 12  # deeper than 10 includes is over the limit anyway; stops loops early

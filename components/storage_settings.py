@@ -6,7 +6,8 @@ once the cloud has made it) and tested directly. docs/storage.md explains how th
 
 from __future__ import annotations
 
-from components.config import Bucket, StackConfig
+from components.models.stack import StackConfig
+from components.models.storage import Bucket
 
 # Which hosts dump Postgres into the stack's bucket. prod's staging host (pando, role
 # mastodon_staging) belongs to alpha: it must never get prod's key or write into prod's bucket.
@@ -48,7 +49,7 @@ def backup_targets(cfg: StackConfig) -> dict[str, dict[str, str | int]]:
     bucket's lifecycle rule expires the whole backups prefix, so the old path's dumps still
     expire; nothing relies on a prune script knowing the old name.
     """
-    buckets = cfg.storage.buckets if cfg.storage else ()
+    buckets = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
     bucket = next((b for b in buckets if b.backups_prefix is not None), None)
     if bucket is None:
         return {}

@@ -26,8 +26,9 @@ import pulumi
 from pulumi_command import remote
 
 from components.cloudinit import BOOTSTRAP_SCRIPT, bootstrap_digest, render_bootstrap_config
-from components.config import Admin, Host, Secret
+from components.errors import Secret
 from components.host_addresses import HostAddresses
+from components.models.hosts import Admin, Host
 from components.protection import Protection, child_opts
 
 

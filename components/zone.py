@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config import StackConfig
 from components.dns_records import ResolvedRecord, cloudflare_fields, resolve
 from components.host_addresses import HostAddresses
+from components.models.stack import StackConfig
 from components.protection import Protection, child_opts
 
 # While adopting (components/protection.py): an imported record keeps its TTL, proxy

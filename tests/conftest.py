@@ -18,7 +18,8 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig
+from components.errors import PROJECT, REPO_ROOT, ConfigError
+from components.models.stack import StackConfig
 from tools import plan as plan_tool
 
 

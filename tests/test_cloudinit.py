@@ -10,7 +10,6 @@ machine is tested in tests/target/ (`make test-target`, a booted Debian 12).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -28,7 +27,7 @@ from components.cloudinit import (
     render_user_data,
     user_data,
 )
-from components.config import Admin
+from components.models.hosts import Admin
 from tests.conftest import key
 
 
@@ -101,7 +100,7 @@ def test_cloud_init_schema_rejects_broken_user_data(load_config, tmp_path, break
 def test_user_data_stays_under_hetzner_limit_with_a_large_team(load_config):
     cfg = load_config("prod")
     key_line = cfg.admins[0].ssh_key
-    team = tuple(Admin(f"admin{i}", key_line) for i in range(40))
+    team = tuple(Admin(name=f"admin{i}", ssh_key=key_line) for i in range(40))
     text = render_user_data(cfg.hosts["hypha"], team, "prod")
     assert text.count("name: admin") == 40
     assert len(text.encode()) < USER_DATA_LIMIT
@@ -212,7 +211,7 @@ def test_bootstrap_config_carries_the_same_users_and_files_as_base(load_config):
 
 def test_sshd_allows_exactly_the_admin_group_and_follows_ssh_port(load_config):
     cfg = load_config("prod")
-    host = dataclasses.replace(cfg.hosts["rhizome"], ssh_port=2222)
+    host = cfg.hosts["rhizome"].model_copy(update={"ssh_port": 2222})
     doc = user_data(host, cfg.admins)
     drop_in = next(f["content"] for f in doc["write_files"] if f["path"].startswith("/etc/ssh/"))
     options = dict(line.split(" ", 1) for line in drop_in.splitlines() if not line.startswith("#"))
@@ -265,13 +264,17 @@ def test_bootstrap_digest_changes_exactly_when_the_upload_changes(load_config):
     digest = bootstrap_digest(conf)
     assert digest == bootstrap_digest(render_bootstrap_config(host, cfg.admins))  # stable
     # not part of what is uploaded: address, provider, price, host key
-    moved = dataclasses.replace(
-        host, vps=dataclasses.replace(host.vps, ipv4="192.0.2.99", provider="elsewhere", ssh_host_key=None)
+    moved = host.model_copy(
+        update={
+            "vps_": host.vps.model_copy(
+                update={"ipv4": "192.0.2.99", "provider": "elsewhere", "ssh_host_key": None}
+            )
+        }
     )
     assert bootstrap_digest(render_bootstrap_config(moved, cfg.admins)) == digest
-    new_key = (cfg.admins[0], dataclasses.replace(cfg.admins[1], ssh_key=cfg.admins[0].ssh_key))
+    new_key = (cfg.admins[0], cfg.admins[1].model_copy(update={"ssh_key": cfg.admins[0].ssh_key}))
     assert bootstrap_digest(render_bootstrap_config(host, new_key)) != digest
-    renamed = dataclasses.replace(host, fqdn="rhizome2.social.coop")
+    renamed = host.model_copy(update={"fqdn": "rhizome2.social.coop"})
     assert bootstrap_digest(render_bootstrap_config(renamed, cfg.admins)) != digest
     assert bootstrap_digest(conf, script=BOOTSTRAP_SCRIPT.read_text() + "# edit\n") != digest
 

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from components import config
-from components.config import PROJECT, REPO_ROOT, ConfigError, Node, Secret, decode, parse
+from components.config import PROJECT, REPO_ROOT, ConfigError, Secret, decode, parse
 from tests.conftest import key
 from tools import plan as plan_tool
 
@@ -299,32 +299,6 @@ def generic(path: str) -> str:
     return re.sub(r"\[\d+\]", "[]", path)
 
 
-@pytest.fixture
-def keys_read(monkeypatch) -> dict[str, bool]:
-    """While the test parses: {key path in docs notation: was it set in some file?}.
-
-    Every key the loader looks at goes through Node.raw or Node.secret, set or not."""
-    seen: dict[str, bool] = {}
-    raw, secret = Node.raw, Node.secret
-
-    def record(node: Node, k: str) -> None:
-        if "[" not in k:  # the one-item nodes str_list uses to check list items
-            path = generic(node._p(k))
-            seen[path] = seen.get(path, False) or node.value.get(k) is not None
-
-    def spy_raw(self, k, *args, **kwargs):
-        record(self, k)
-        return raw(self, k, *args, **kwargs)
-
-    def spy_secret(self, k):
-        record(self, k)
-        return secret(self, k)
-
-    monkeypatch.setattr(Node, "raw", spy_raw)
-    monkeypatch.setattr(Node, "secret", spy_secret)
-    return seen
-
-
 def load_docs_examples(tmp_path: Path) -> list[config.StackConfig]:
     examples = re.findall(r"```yaml\n(config:\n.*?)```", DOCS.read_text(), re.S)
     assert len(examples) >= 2
@@ -342,24 +316,43 @@ def test_docs_examples_load(tmp_path):
     assert small.environment == "alpha" and small.instance_domain == "alpha.social.coop"
 
 
-def test_docs_have_a_row_for_every_key_and_no_other(keys_read, tmp_path):
-    load_docs_examples(tmp_path)
-    for stack in ("prod", "alpha"):
-        plan_tool.read_stack(stack).config()
-    rows = re.findall(r"^\| `([^`]+)` \|", DOCS.read_text(), re.M)
-    assert len(rows) == len(set(rows)), "a key has two rows in docs/config.md"
-    assert sorted(set(keys_read) - set(rows)) == [], "document these keys in docs/config.md"
-    assert sorted(set(rows) - set(keys_read)) == [], "docs/config.md documents keys the loader does not read"
-    unused = sorted(k for k, present in keys_read.items() if not present)
-    assert unused == [], "use these keys in docs/config.md's examples so they are shown (and tested) there"
-
-
-def test_top_level_keys_constant_is_what_parse_reads(keys_read, load_config):
-    load_config("prod")
-    assert {k for k in keys_read if "." not in k and "[" not in k} == set(config.TOP_LEVEL_KEYS)
-
-
 def test_docs_error_example_is_real(config_error):
     shown = re.search(r"^error: Pulumi\.prod\.yaml: (.*)$", DOCS.read_text(), re.M)[1]
     err = config_error("prod", setter("hosts", "hypha", "hetzner_cloud", "server_typ", value="cx22"))
     assert str(err) == f"{err.source}: {shown}"
+
+
+# --------------------------------------------------------------------------- wrong types
+
+# (where, the wrong value, the path and words of the error): each of the validation
+# library's own checks (a type, a required key) ends in our words (config.WORDS).
+WRONG_TYPES = [
+    (("admins",), {"name": "alice"}, "admins", "expected a list"),
+    (("hosts",), ["hypha"], "hosts", "expected a mapping (key: value pairs)"),
+    (("hosts", "hypha", "roles"), "coopcloud", "hosts.hypha.roles", "expected a list"),
+    (
+        ("hosts", "hypha", "hetzner_cloud", "volume"),
+        50,
+        "hosts.hypha.hetzner_cloud.volume",
+        "expected a mapping",
+    ),
+    (("hosts", "hypha", "ssh_port"), 22.5, "hosts.hypha.ssh_port", "expected a whole number"),
+    (
+        ("hosts", "hypha", "hetzner_cloud", "backups"),
+        "yes",
+        "hosts.hypha.hetzner_cloud.backups",
+        "expected true or false",
+    ),
+    (("mail", "senders", "mailgun", "comment"), 5, "mail.senders.mailgun.comment", "expected a string"),
+    (("mail", "spf"), {"name": "@"}, "mail.spf", "expected a list"),
+    (("dns",), ["zone"], "dns", "expected a mapping (key: value pairs)"),
+    (("dns", "imports"), ["www-cname"], "dns.imports", "expected a mapping (key: value pairs)"),
+    (("dns", "records", "www"), "social.coop", "dns.records.www", "expected a list"),
+    (("storage", "region"), None, "storage.region", "this key is required"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "path", "words"), WRONG_TYPES, ids=[w[2] for w in WRONG_TYPES])
+def test_wrong_types_are_told_in_our_words(config_error, where, value, path, words):
+    err = config_error("prod", setter(*where, value=value))
+    assert err.path == path and err.allowed.startswith(words), err

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from components import costs
-from components.config import PROVIDERS, REPO_ROOT
+from components.errors import REPO_ROOT
+from components.models.common import PROVIDERS
 from tests.conftest import key
 from tools import plan as plan_tool
 

@@ -88,7 +88,7 @@ def test_diagram_shows_every_host_name_service_bucket_and_key(load_config, case)
             )
 
     own, other = f"{stack} stack Spaces key", f"{diagram.OTHER_STACK[stack]} stack Spaces key"
-    for b in cfg.storage.buckets:
+    for b in cfg.storage.buckets.values():
         node(labels, b.name)
         assert (own, b.name, "read/write") in arrows
         assert (other, b.name, "no access") in arrows

@@ -3,8 +3,6 @@ message), ownership between the stacks, migrations in place, and the Zone compon
 
 from __future__ import annotations
 
-import dataclasses
-
 import pulumi
 import pytest
 
@@ -607,7 +605,7 @@ def test_plan_applies_migration_ttl(plan):
 @pytest.fixture
 def alpha_cfg(load_config):
     # protection as prod has it, on alpha's small zone (the loader refuses protect in alpha)
-    return dataclasses.replace(load_config("alpha"), protect=True)
+    return load_config("alpha").model_copy(update={"protect": True})
 
 
 def test_zone_component_registers_records_with_options(pulumi_mocks, captured_options, alpha_cfg):
@@ -638,8 +636,8 @@ def test_zone_component_registers_records_with_options(pulumi_mocks, captured_op
 def test_zone_component_imports_and_retains_adopted_records(pulumi_mocks, captured_options, load_config):
     rid = f"{ZONE_ID}/{'c' * 32}"
     alpha = load_config("alpha")  # prod's options on alpha's small zone (the loader refuses both in alpha)
-    cfg = dataclasses.replace(
-        alpha, protect=True, dns=dataclasses.replace(alpha.dns, imports={"alpha-txt-spf": rid})
+    cfg = alpha.model_copy(
+        update={"protect": True, "dns": alpha.dns.model_copy(update={"imports": {"alpha-txt-spf": rid}})}
     )
     addresses = {"alpha": HostAddresses("alpha.social.coop", "192.0.2.7", "2001:db8::7")}
 

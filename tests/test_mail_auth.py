@@ -16,14 +16,15 @@ from checkdmarc.smtp_tls_reporting import parse_smtp_tls_reporting_record
 from checkdmarc.spf import parse_spf_record
 
 from components import mail_auth
-from components.config import ConfigError, Sender
 from components.dns_records import fqdn, resolve
+from components.errors import ConfigError
+from components.models.mail import Sender
 from tests.conftest import key
 
-MAILGUN = Sender("mailgun", "include:mailgun.org", 2)
-ZOHO = Sender("zoho", "include:zoho.eu", 2)
-MAYFIRST = Sender("mayfirst", "include:spf.mayfirst.org", 1)
-OFFICE = Sender("office", "ip4:192.0.2.0/24", 0)
+MAILGUN = Sender(mechanism="include:mailgun.org", lookups=2).named("mailgun")
+ZOHO = Sender(mechanism="include:zoho.eu", lookups=2).named("zoho")
+MAYFIRST = Sender(mechanism="include:spf.mayfirst.org", lookups=1).named("mayfirst")
+OFFICE = Sender(mechanism="ip4:192.0.2.0/24", lookups=0).named("office")
 CF_RUA = "mailto:00000000000000000000000000000000@dmarc-reports.cloudflare.net"
 
 
@@ -42,21 +43,21 @@ def test_spf_lists_each_sender_in_order_then_all():
 
 def test_lookups_counts_querying_mechanisms_only():
     assert mail_auth.lookups(OFFICE) == 0
-    assert mail_auth.lookups(Sender("six", "ip6:2001:db8::/32", 0)) == 0
+    assert mail_auth.lookups(Sender(mechanism="ip6:2001:db8::/32", lookups=0).named("six")) == 0
     assert mail_auth.lookups(MAILGUN) == 2
     # a, mx, exists, ptr cost at least one even if misconfigured as 0
     for mech in ("a", "mx", "a:mail.example.org", "mx:example.org", "exists:%{i}.example.org", "ptr"):
-        assert mail_auth.lookups(Sender("x", mech, 0)) == 1, mech
+        assert mail_auth.lookups(Sender(mechanism=mech, lookups=1).named("x")) == 1, mech
 
 
 def test_spf_allows_exactly_ten_lookups():
-    senders = [Sender(f"s{i}", f"include:s{i}.example.org", 2) for i in range(5)]
+    senders = [Sender(mechanism=f"include:s{i}.example.org", lookups=2).named(f"s{i}") for i in range(5)]
     assert mail_auth.spf(senders).count("include:") == 5
 
 
 def test_spf_refuses_more_than_ten_lookups():
-    senders = [Sender(f"s{i}", f"include:s{i}.example.org", 2) for i in range(5)]
-    senders.append(Sender("extra", "a:mail.example.org", 1))
+    senders = [Sender(mechanism=f"include:s{i}.example.org", lookups=2).named(f"s{i}") for i in range(5)]
+    senders.append(Sender(mechanism="a:mail.example.org", lookups=1).named("extra"))
     with pytest.raises(ConfigError) as info:
         mail_auth.spf(senders, source="Pulumi.prod.yaml", path="mail.spf[0]")
     e = info.value
@@ -228,8 +229,8 @@ def test_prod_spf_costs_five_lookups_by_checkdmarcs_count(load_config):
 
 def test_checkdmarc_agrees_that_eleven_lookups_is_too_many():
     """Our limit is RFC 7208's, the same checkdmarc applies."""
-    senders = [Sender(f"s{i}", f"include:s{i}.example.org", 2) for i in range(5)]
-    senders.append(Sender("extra", "include:extra.example.org", 1))
+    senders = [Sender(mechanism=f"include:s{i}.example.org", lookups=2).named(f"s{i}") for i in range(5)]
+    senders.append(Sender(mechanism="include:extra.example.org", lookups=1).named("extra"))
     record = " ".join(["v=spf1", *(s.mechanism for s in senders), "-all"])
     with pytest.raises(checkdmarc.spf.SPFTooManyDNSLookups):
         parse_spf_record(

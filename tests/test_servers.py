@@ -7,7 +7,6 @@ inputs captured by a stack transformation (mocks only see secrets as "[secret]")
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pulumi
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from components.cloudinit import bootstrap_digest, render_bootstrap_config
-from components.config import Secret
+from components.errors import Secret
 from components.inventory import render_inventory
 from components.protection import Protection
 from components.vps_host import VpsHost, VpsHostArgs
@@ -219,7 +218,7 @@ def test_host_outputs_and_inventory(plan):
 
 def test_inventory_lists_a_host_in_each_of_its_roles(load_config):
     cfg = load_config("prod")
-    host = dataclasses.replace(cfg.hosts["rhizome"], roles=("mastodon", "coopcloud"), ssh_port=2222)
+    host = cfg.hosts["rhizome"].model_copy(update={"roles": ("mastodon", "coopcloud"), "ssh_port": 2222})
     text = render_inventory({"rhizome": host}, {"rhizome": "192.0.2.1"})
     groups = yaml.safe_load(text)["all"]["children"]
     entry = {"ansible_host": "192.0.2.1", "ansible_port": 2222, "fqdn": "rhizome.social.coop"}
@@ -293,7 +292,7 @@ def test_bootstrap_connection_pins_host_key_and_keeps_key_secret(pulumi_mocks, l
     pulumi.runtime.register_stack_transformation(capture)
     cfg = load_config("prod", with_bootstrap)
     host = cfg.hosts["rhizome"]
-    host = dataclasses.replace(host, vps=dataclasses.replace(host.vps, bootstrap_user="twg-bootstrap"))
+    host = host.model_copy(update={"vps_": host.vps.model_copy(update={"bootstrap_user": "twg-bootstrap"})})
     vps = VpsHost(
         "rhizome", VpsHostArgs(host, cfg.admins, Protection(protect=True), Secret(FAKE_PRIVATE_KEY))
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pulumi
 import pytest
 
-from components.config import Bucket
+from components.models.storage import Bucket
 from components.protection import Protection
 from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
 from components.spaces_key import SpacesKey, SpacesKeyArgs
@@ -22,7 +21,6 @@ KEY = "digitalocean:index/spacesKey:SpacesKey"
 FAKE_SECRET = "mock-secret-key-not-real"  # what tools.plan's mocks answer for secretKey
 
 MEDIA = Bucket(
-    name="test-media",
     region="fra1",
     mastodon=True,
     backups_prefix="backups/",
@@ -31,8 +29,7 @@ MEDIA = Bucket(
     noncurrent_expire_days=None,
     cors_origins=("https://example.social",),
     alias_host=None,
-    import_id=None,
-)
+).named("test-media")
 
 
 def storage(c: dict) -> dict:
@@ -74,7 +71,7 @@ def test_mastodon_s3_block_exact_text():
 
 
 def test_mastodon_s3_block_has_alias_host_only_when_configured():
-    text = mastodon_s3_env("prod", dataclasses.replace(MEDIA, alias_host="files.example.social"), "A", "S")
+    text = mastodon_s3_env("prod", MEDIA.model_copy(update={"alias_host": "files.example.social"}), "A", "S")
     assert "S3_HOSTNAME=fra1.digitaloceanspaces.com\nS3_ALIAS_HOST=files.example.social\nAWS_" in text
     assert "S3_ALIAS_HOST" not in mastodon_s3_env("prod", MEDIA, "A", "S")
 
@@ -138,7 +135,7 @@ def test_alpha_bucket_is_private_disposable_and_unprotected(pulumi_mocks, captur
 
 @pulumi.runtime.test
 def test_prod_bucket_is_adopted_protected_and_never_force_destroyed(pulumi_mocks, captured_options):
-    adopted = dataclasses.replace(MEDIA, import_id="fra1,test-media")
+    adopted = MEDIA.model_copy(update={"import_id": "fra1,test-media"})
     b = SpacesBucket(
         "media", SpacesBucketArgs(adopted, environment="prod", protection=Protection(protect=True))
     )
@@ -159,7 +156,7 @@ def test_prod_bucket_is_adopted_protected_and_never_force_destroyed(pulumi_mocks
 
 @pulumi.runtime.test
 def test_versioned_bucket_expires_noncurrent_versions(pulumi_mocks):
-    versioned = dataclasses.replace(MEDIA, versioning=True, noncurrent_expire_days=5)
+    versioned = MEDIA.model_copy(update={"versioning": True, "noncurrent_expire_days": 5})
     b = SpacesBucket(
         "media", SpacesBucketArgs(versioned, environment="alpha", protection=Protection(protect=False))
     )
@@ -293,8 +290,8 @@ def test_bad_bucket_names(config_error, name):
 
 
 def test_longest_and_shortest_names_pass(load_config):
-    assert load_config("alpha", rename_bucket("a" * 63)).storage.buckets[0].name == "a" * 63
-    assert load_config("alpha", rename_bucket("a1b")).storage.buckets[0].name == "a1b"
+    assert load_config("alpha", rename_bucket("a" * 63)).storage.buckets["a" * 63].name == "a" * 63
+    assert load_config("alpha", rename_bucket("a1b")).storage.buckets["a1b"].name == "a1b"
 
 
 @pytest.mark.parametrize("region", ["ams9", "us-east-1", "AMS3"])

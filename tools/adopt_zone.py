@@ -33,7 +33,7 @@ import dns.zone
 import yaml
 
 from components import mail_auth
-from components.config import RECORD_TYPES, ConfigError, StackConfig, parse
+from components.config import parse
 from components.dns_records import (
     CAA_VALUE,
     MAX_TXT,
@@ -45,6 +45,9 @@ from components.dns_records import (
     mail_records,
     relative,
 )
+from components.errors import ConfigError
+from components.models.dns import RECORD_TYPES
+from components.models.stack import StackConfig
 from tools.plan import StackFile, cli_stack
 from tools.zonefile import add_address_option, known_addresses
 

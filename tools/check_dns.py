@@ -29,8 +29,8 @@ import sys
 from dataclasses import dataclass
 
 from components import spf_lookups
-from components.config import StackConfig
 from components.dns_records import ResolvedRecord, fqdn, resolve, txt_strings
+from components.models.stack import StackConfig
 from tools import resolver as dns_resolver
 from tools.plan import cli_stack
 from tools.zonefile import add_address_option, host_content, known_addresses

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from components import dns_records
-from components.config import StackConfig
+from components.models.stack import StackConfig
 from components.storage_settings import DUMP_ROLES
 from tools.plan import cli_stack
 
@@ -96,7 +96,7 @@ def render_mermaid(cfg: StackConfig) -> str:
         for target, types in targets.items():
             out.append(f"  {ids('dns', fqdn)} -->|{_label(', '.join(types))}| {target}")
 
-    buckets = cfg.storage.buckets if cfg.storage else ()
+    buckets = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
     if buckets:
         out.append(f'  subgraph spaces["DigitalOcean Spaces ({cfg.storage.region})"]')
         for b in buckets:

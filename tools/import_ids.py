@@ -37,8 +37,9 @@ import dns.exception
 import dns.rdata
 import yaml
 
-from components.config import PROJECT, REPO_ROOT, StackConfig
 from components.dns_records import CAA_VALUE, ResolvedRecord, at_or_under, fqdn, relative, resolve
+from components.errors import PROJECT, REPO_ROOT
+from components.models.stack import StackConfig
 from tools import safe_http
 from tools.plan import cli_stack
 from tools.zonefile import add_address_option, host_content, known_addresses

@@ -27,8 +27,10 @@ from typing import Any
 import yaml
 
 from components import mail_auth, safe_yaml, spf_lookups
-from components.config import PROJECT, REPO_ROOT, ConfigError, StackConfig, check_provider_keys, parse
+from components.config import check_provider_keys, parse
 from components.dns_records import fqdn
+from components.errors import PROJECT, REPO_ROOT, ConfigError
+from components.models.stack import StackConfig
 from tools import resolver
 
 SECRET = "[secret]"

@@ -1,7 +1,7 @@
 """Write what the stack-file models (components/models) generate:
 
     python -m tools.schema           # check: exit 1 if a generated file is out of date
-    python -m tools.schema --write   # rewrite schema/stack.schema.json and Pulumi.yaml's config: block
+    python -m tools.schema --write   # rewrite schema/stack.schema.json, Pulumi.yaml's config: block, docs/config.md
 
 The JSON Schema is what editors use (the `# yaml-language-server: $schema=...` line at the
 top of each stack file); Pulumi.yaml's `config:` block gives the Pulumi CLI each key's type,
@@ -16,40 +16,42 @@ import sys
 import typing
 
 import yaml
-from pydantic import BaseModel
 
-from components.config import REPO_ROOT
-from components.models.stack import SCHEMA_PATH, Secure, StackValues, stack_file_schema
+from components.errors import REPO_ROOT
+from components.models.stack import SCHEMA_PATH, StackConfig, stack_file_schema
+from tools import configdoc
 
 PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
 EMPTY = {"string": "", "object": {}, "array": []}
 
 
-def _pulumi_type(annotation: typing.Any) -> str:
-    args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin is list:
-        return "array"
-    if origin is dict or any(
-        isinstance(a, type) and issubclass(a, BaseModel) and a is not Secure for a in args
-    ):
-        return "object"
-    if bool in args:
-        return "boolean"
-    return "string"  # str, a Literal of strings, a secure value
+def _pulumi_type(prop: dict[str, typing.Any], defs: dict[str, typing.Any]) -> str:
+    """The Pulumi config type of a top-level key, from its JSON Schema."""
+    kinds = set()
+    for alt in prop.get("anyOf", [prop]):
+        alt = defs[alt["$ref"].rsplit("/", 1)[-1]] if "$ref" in alt else alt
+        if "secure" in alt.get("properties", {}):
+            kinds.add("string")  # a secret: Pulumi hands the program the decrypted text
+        else:
+            kinds.add(alt.get("type", "string"))
+    for kind in ("array", "object", "boolean"):
+        if kind in kinds:
+            return kind
+    return "string"  # text, a choice of texts
 
 
 def pulumi_config() -> dict[str, dict[str, typing.Any]]:
     """The `config:` block: every key a stack may omit has a default the CLI accepts (an
     empty one means "not set" to the loader); the CLI refuses a missing key without one."""
+    schema = StackConfig.model_json_schema(by_alias=True)
     out = {}
-    for name, field in StackValues.model_fields.items():
-        kind = _pulumi_type(field.annotation)
+    for name, field in StackConfig.model_fields.items():
+        kind = _pulumi_type(schema["properties"][name], schema.get("$defs", {}))
         decl: dict[str, typing.Any] = {"type": kind}
         if kind == "array":
             decl["items"] = {"type": "object"}
         if not field.is_required():
-            decl["default"] = EMPTY[kind] if field.default is None else field.default
+            decl["default"] = EMPTY[kind] if field.default in (None, (), {}) else field.default
         decl["description"] = field.description
         out[name] = decl
     return out
@@ -77,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="rewrite the generated files")
     args = parser.parse_args(argv)
     stale = []
-    for path, text in ((SCHEMA_PATH, schema_text()), (PROJECT_FILE, project_text())):
+    for path, text in (
+        (SCHEMA_PATH, schema_text()),
+        (PROJECT_FILE, project_text()),
+        (configdoc.DOCS, configdoc.render()),
+    ):
         if not path.exists() or path.read_text() != text:
             stale.append(path)
             if args.write:

@@ -30,8 +30,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from components.config import EMAIL, FQDN, StackConfig
 from components.dns_records import ResolvedRecord, quoted, resolve
+from components.models.common import FQDN
+from components.models.dns import EMAIL
+from components.models.stack import StackConfig
 from tools.plan import cli_stack
 
 

@@ -1,4 +1,92 @@
-"""Pydantic models of the stack file as written: one module per domain (hosts, dns, mail,
-storage) and ``stack`` for the top level. They generate ``schema/stack.schema.json`` (for
-editors, ``python -m tools.schema``), and tests keep them, the loader (components/config.py),
-Pulumi.yaml and docs/config.md in step."""
+"""The stack-file models: one module per domain (hosts, dns, mail, storage) and ``stack``
+for the top level. The loader (components/config.py) validates a stack's config into
+them; they generate schema/stack.schema.json (editors), Pulumi.yaml's `config:` block and
+docs/config.md (``python -m tools.schema --write``). What follows, down to the end of this
+docstring, is the opening of docs/config.md.
+
+Every setting the program reads, with its type, default and allowed values. This page is
+generated from the stack-file models (`components/models/`, one module per domain) by
+`python -m tools.schema --write`: each key's row from its field, each section's text from
+its model, the examples from `docs/examples/` (the tests load each one, check it against
+the schema and that together they use every key). To add a key, add it to its model, use it
+in `docs/examples/prod-complete.yaml`, and run `python -m tools.schema --write`.
+
+## In your editor
+
+The models generate a JSON Schema, `schema/stack.schema.json`, and the first line of each
+stack file points at it (`# yaml-language-server: $schema=./schema/stack.schema.json`). VS Code
+with the Red Hat YAML extension, and neovim or any editor using `yaml-language-server`, then
+complete keys and mark wrong types, unknown keys, values outside a list (server types,
+regions) and provider credentials as you type. The schema checks one value at a time; rules
+that compare values or parse them (addresses, SSH keys, prod/alpha ownership, sizes) are the
+loader's: run `python -m tools.plan <stack>` before committing.
+
+## Where config lives
+
+- `Pulumi.yaml` **declares** the top-level keys (its `config:` block is written from the models
+  by `python -m tools.schema --write`), with their type, a description and, for every
+  key a stack file may leave out, a default (the Pulumi CLI refuses to start a preview when a
+  declared key has neither a default nor a value in the stack file). An empty default (`""`,
+  `{}`) means "not set".
+- `Pulumi.prod.yaml` and `Pulumi.alpha.yaml` hold the **values**. Every key is written with
+  the project's namespace: `socialcoop-infra:hosts`, never a bare `hosts` (Pulumi refuses that).
+  Other namespaces are only for provider settings (`hcloud:`, `cloudflare:`, `digitalocean:`,
+  `command:`, `pulumi:`).
+- Check a change before committing it: `python -m tools.plan alpha` (or
+  `python -m tools.plan prod --config /path/to/Pulumi.prod.yaml` for a file outside the repo).
+
+A mistake stops everything before any resource is declared, with one line:
+
+```
+error: Pulumi.prod.yaml: socialcoop-infra:hosts.hypha.hetzner_cloud.server_typ = "cx22": unknown key; allowed here: backups, extra_ports, image, import, location, server_type, volume
+```
+
+that is: the file, the **key path**, the value you wrote, and what is allowed. The paths in
+the tables below are written the same way, with `<name>` for a name you choose (a host, a DNS
+name, a sender, a bucket) and `[]` for "each item of the list". So the error path
+`hosts.hypha.hetzner_cloud.extra_ports[0].port` is documented as
+`hosts.<name>.hetzner_cloud.extra_ports[].port`.
+
+Rules that hold everywhere:
+
+- **The file is read safely**: it must be UTF-8 text; nesting is limited to 40 levels and
+  aliases (`*name`) to 100,000 values once expanded; keys are text (quote `yes`, `1` or `~`
+  when you mean them as names); only the types JSON has are accepted (a date such as
+  `2024-01-01` or `!!binary` is refused: quote it). Anchors, aliases and merge keys
+  (`<<: *defaults`) work.
+- Under `pulumi preview` the Pulumi CLI reads the stack file itself (Go, `gopkg.in/yaml.v3`)
+  and hands the program JSON, which the same loader checks. From yaml.v3's source: it refuses
+  invalid UTF-8, nesting over 10,000 levels ("exceeded max depth") and alias bombs ("excessive
+  aliasing"), and supports merge keys; unlike the plan it accepts UTF-16 with a byte-order
+  mark, and passes a number too big for 64 bits on as text, which the loader then refuses
+  ("expected a whole number"). Run `python -m tools.plan <stack>` first: it is the stricter
+  reader, and shows the line.
+- **The two stacks stay apart**: the stack named `prod` reads a file with `environment: prod`
+  and `alpha` one with `environment: alpha`; alpha never protects or imports anything
+  (`import`, `hcloud_import`, `import_id`, `dns.imports` are prod's) and owns only
+  `alpha.<domain>` and below.
+- **Provider credentials never go in a stack file** (`hcloud:token`, `cloudflare:apiToken`,
+  `digitalocean:token`, `digitalocean:spacesSecretKey`...), not even encrypted: export them from
+  `pass` before running pulumi (README, [ci.md](ci.md)). The error says which command.
+- **Addresses are public**: an IPv4/IPv6 in a host or record is written as text and may not be
+  loopback, private, link-local, multicast, CGNAT, reserved, IPv4-mapped or carry a scope ID;
+  the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are
+  allowed as placeholders.
+- **Text is one printable line**: comments (SSH key comments, record comments, reasons) may not
+  hold control characters, ANSI escapes, line separators or direction overrides.
+
+- **Unknown keys are errors**, at every level: a typo never passes silently.
+- A key set to nothing (`key:` with no value) counts as not set, so its default applies.
+- `pulumi config set` stores plain values as text; `"true"`/`"false"` and whole numbers such as
+  `"300"` are read as the boolean or number they spell.
+- **Secrets**: only `bootstrap_ssh_key` is a secret, and it must be one (set it with
+  `pulumi config set --secret bootstrap_ssh_key < key-file`; the stack file then holds
+  `secure: v1:...`). A `secure:` value anywhere else is refused, because the program would
+  store it in plain text. Error messages never show a secret; the offline plan shows it as
+  `[secret]` (it cannot decrypt it).
+- Names of hosts, admins, senders, providers and subdomains are DNS labels: lowercase letters,
+  digits and `-`, not starting or ending with `-`, at most 63 characters.
+- TTLs are `1` (Cloudflare's "automatic") or 60 to 86400 seconds.
+- Provider-specific choices (Hetzner server types and locations, Spaces regions) are data, in
+  `data/providers.yaml`: add a new one there.
+"""

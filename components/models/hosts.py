@@ -1,89 +1,280 @@
-"""What a stack file says about admins and hosts (components/hetzner_server.py, vps_host.py)."""
+"""What a stack file says about admins and hosts (components/hetzner_server.py, vps_host.py,
+cloudinit.py)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
-from components import config
-from components.models.common import Bool, HostLabel, Model, Text, whole
-
-ServerType = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["server_types"])]
-Image = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["images"])]
-Location = Literal[tuple(config.PROVIDERS["hetzner_cloud"]["locations"])]
-COMMENT = r"( [^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*)?$"  # one printable line
-SSH_KEY = (
-    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|ssh-rsa) [A-Za-z0-9+/]+={0,3}"
-    + COMMENT
+from components import values
+from components.models.common import (
+    PROVIDERS,
+    Address,
+    Amount,
+    Bool,
+    Choice,
+    HostName,
+    Items,
+    Label,
+    Model,
+    Refused,
+    Str,
+    Text,
+    Whole,
+    checked,
 )
-HOST_KEY = r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}" + COMMENT
+
+ROLES = ("mastodon", "mastodon_staging", "coopcloud")
+CLOUD_INIT_PARTS = ("base", "docker", "swarm")
+DEFAULT_PARTS = {"mastodon": ["base", "docker"], "mastodon_staging": ["base", "docker"]}
+DEFAULT_PARTS["coopcloud"] = ["base", "docker", "swarm"]
+HCLOUD = PROVIDERS["hetzner_cloud"]
+
+# Debian/Ubuntu system accounts and cloud images' default users: an admin of that name
+# would take over (or fail to create) an account the system owns.
+SYSTEM_USERS = (
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve",
+    "systemd-timesync", "messagebus", "syslog", "sshd", "ubuntu", "debian", "admin", "docker",
+)  # fmt: skip
+
+COMMENT = r"( [^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*)?$"  # one printable line
+
+
+def SshKey(types: tuple[str, ...]) -> Any:
+    """One OpenSSH public key line whose key data really is a key of its type."""
+
+    def check(v: Any) -> str:
+        if not isinstance(v, str):
+            raise Refused("expected a string")
+        problem = values.ssh_key_problem(v, types)
+        if problem:
+            raise Refused(problem)
+        return v
+
+    kinds = "|".join(t.replace(".", r"\.") for t in types)
+    schema = f"^({kinds}) [A-Za-z0-9+/]+={{0,3}}" + COMMENT
+    return checked(str, check, Annotated[str, StringConstraints(pattern=schema)])
 
 
 class Admin(Model):
-    name: HostLabel = Field(
-        description="A user name (DNS label rules), not a system account; each name once."
+    name: Label("a lowercase user name (a-z, 0-9, -)") = Field(
+        description="a user name (DNS label rules); each name once; not a system account (`root`, `nobody`, `ubuntu`, ...)"
     )
-    ssh_key: str = Field(
-        pattern=SSH_KEY, description="One OpenSSH public key line: type, key, optional comment."
+    ssh_key: SshKey(values.ADMIN_KEY_TYPES) = Field(
+        description="one OpenSSH public key line: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, "
+        "`sk-ssh-ed25519@openssh.com` or `ssh-rsa` (at least 2048 bits), the key (it must parse as that "
+        "type), an optional one-line comment; each admin's key is their own"
     )
-    hcloud_import: str | None = Field(
-        None, description="ID of this key in Hetzner Cloud, to adopt it (prod)."
+    hcloud_import: Str | None = Field(
+        None, description="ID of this key in Hetzner Cloud, to adopt it instead of creating a copy"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_system_account(cls, name: str) -> str:
+        if name in SYSTEM_USERS or name.startswith("systemd-"):
+            raise Refused("a system account's name; give the admin their own user name, not a system account")
+        return name
 
 
 class ExtraPort(Model):
-    port: whole(1, 65535) = Field(description="A firewall opening besides 22, 80 and 443.")
-    protocol: Literal["tcp", "udp"] = "tcp"
-    reason: Text = Field(min_length=1, description="Why the port is open.")
+    port: Whole(1, 65535) = Field(description="1 to 65535, not 22, 80 or 443; each port/protocol once")
+    protocol: Choice(("tcp", "udp")) = Field("tcp", description="`tcp` or `udp`")
+    reason: Text(allowed="say why this port is open") = Field(description="why the port is open (not empty)")
+
+    @model_validator(mode="after")
+    def _extra(self) -> ExtraPort:
+        if self.port in (22, 80, 443):
+            raise Refused("22, 80 and 443 are always open; list only extra ports", "port", self.port)
+        if not self.reason.strip():
+            raise Refused("say why this port is open", "reason", self.reason)
+        return self
 
 
 class Volume(Model):
-    size_gb: whole(10, 10240) = Field(description="Size of the attached block volume in GB.")
+    size_gb: Whole(10, 10240) = Field(description="10 to 10240")
 
 
 class HcloudImport(Model):
-    server: str | None = Field(None, description="The server's ID.")
-    firewall: str | None = Field(None, description="The firewall's ID.")
-    ipv4: str | None = Field(None, description="The primary IPv4's ID.")
-    ipv6: str | None = Field(None, description="The primary IPv6's ID.")
-    volume: str | None = Field(None, description="The volume's ID.")
+    server: Str | None = Field(None, description="the server's ID")
+    firewall: Str | None = Field(None, description="the firewall's ID")
+    ipv4: Str | None = Field(None, description="the primary IPv4's ID")
+    ipv6: Str | None = Field(None, description="the primary IPv6's ID")
+    volume: Str | None = Field(None, description="the volume's ID")
 
 
 class HetznerCloud(Model):
-    server_type: ServerType = Field(description="A current Hetzner Cloud server type (data/providers.yaml).")
-    location: Location = Field(description="A Hetzner Cloud location (data/providers.yaml).")
-    image: Image = Field(
-        description="A supported image (data/providers.yaml): the user-data is tested on these."
+    server_type: Choice(HCLOUD["server_types"]) = Field(
+        description="a Hetzner Cloud server type from `data/providers.yaml`, e.g. `cx23`, `cpx32` "
+        "(cx22-cx52 and cpx11-cpx51 are removed from the API)"
     )
-    backups: Bool = Field(False, description="Hetzner's daily server backups.")
-    volume: Volume | None = None
-    extra_ports: list[ExtraPort] = []
-    import_: HcloudImport = Field(HcloudImport(), alias="import", description="IDs to adopt (prod only).")
+    location: Choice(HCLOUD["locations"]) = Field(
+        description=f"{', '.join(f'`{x}`' for x in HCLOUD['locations'])} (`data/providers.yaml`)"
+    )
+    image: Choice(HCLOUD["images"]) = Field(
+        description=f"{' or '.join(f'`{x}`' for x in HCLOUD['images'])} (`data/providers.yaml`: "
+        "the user-data installs Ubuntu-only packages)"
+    )
+    backups: Bool = Field(False, description="Hetzner's daily server backups (cost extra)")
+    volume: Volume | None = Field(None, description="an attached block volume")
+    extra_ports: Items(ExtraPort) = Field(
+        (), description="firewall openings besides 22, 80 and 443 (always open)"
+    )
+    import_: HcloudImport = Field(
+        HcloudImport(),
+        alias="import",
+        description="IDs of existing Hetzner Cloud objects to adopt instead of create (prod)",
+        json_schema_extra={"x-default": "`{}`"},
+    )
+
+    @field_validator("extra_ports")
+    @classmethod
+    def _each_port_once(cls, ports: tuple[ExtraPort, ...]) -> tuple[ExtraPort, ...]:
+        for i, p in enumerate(ports):
+            if any((e.port, e.protocol) == (p.port, p.protocol) for e in ports[:i]):
+                raise Refused(
+                    f"{p.port}/{p.protocol} is already listed; list each port once", f"[{i}].port", p.port
+                )
+        return ports
+
+    @property
+    def volume_gb(self) -> int | None:
+        return self.volume.size_gb if self.volume else None
+
+    @property
+    def imports(self) -> dict[str, str]:
+        """The IDs to adopt, by object (server, firewall, ipv4, ipv6, volume)."""
+        return {k: v for k, v in self.import_.model_dump().items() if v is not None}
 
 
 class Price(Model):
-    amount: float = Field(ge=0, description="What the host costs per month.")
-    currency: Literal["EUR", "USD"]
+    amount: Amount = Field(description="0 or more (a finite number)")
+    currency: Choice(("EUR", "USD")) = Field(description="`EUR` or `USD`")
 
 
 class Vps(Model):
-    provider: HostLabel = Field(description="A short provider name, e.g. iocoop.")
-    ipv4: str = Field(description="The host's public IPv4 address.")
-    ipv6: str | None = Field(None, description="The host's public IPv6 address.")
-    ssh_host_key: str | None = Field(
-        None, pattern=HOST_KEY, description="ssh-ed25519 or ecdsa host key line."
+    provider: Label("a short provider name, e.g. iocoop") = Field(
+        description="a short provider name (DNS label rules), e.g. `iocoop`, `hetzner-robot`"
     )
-    bootstrap: Bool = Field(False, description="Run first-boot bootstrap over SSH.")
-    bootstrap_user: HostLabel = "root"
-    monthly_price: Price | None = None
+    ipv4: Address(4) = Field(description="the host's public IPv4 address")
+    ipv6: Address(6) | None = Field(
+        None,
+        description="the host's public IPv6 address",
+        json_schema_extra={"x-default": "none (no AAAA records for it)"},
+    )
+    # pulumi-command pins the host key algorithm to this key's type: ssh-rsa would mean
+    # SHA-1 signatures, which OpenSSH 8.8 and later refuse (docs/servers.md).
+    ssh_host_key: SshKey(values.HOST_KEY_TYPES) | None = Field(
+        None,
+        description="the host's public key line, from `/etc/ssh/ssh_host_ed25519_key.pub`; the bootstrap "
+        "connection pins it, so only `ssh-ed25519` or `ecdsa-sha2-nistp256/384/521` (pulumi-command would "
+        "pin `ssh-rsa` to SHA-1 signatures, which OpenSSH 8.8+ refuses)",
+        json_schema_extra={"x-default": "none; required when `bootstrap: true`"},
+    )
+    bootstrap: Bool = Field(
+        False, description="run first-boot bootstrap over SSH (needs `bootstrap_ssh_key`)"
+    )
+    bootstrap_user: Label("a user name") = Field("root", description="the user the bootstrap connects as")
+    monthly_price: Price | None = Field(None, description="what the host costs, for the cost report")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Vps:
+        if self.bootstrap and self.ssh_host_key is None:
+            raise Refused("required when bootstrap is true: the connection pins it", "ssh_host_key")
+        return self
 
 
 class Host(Model):
-    kind: Literal["hetzner_cloud", "vps"]
-    roles: list[Literal[config.ROLES]] = Field(min_length=1)
-    cloud_init: list[Literal[config.CLOUD_INIT_PARTS]] | None = None
-    fqdn: str | None = Field(None, description="The host's full name; default <name>.<domain>.")
-    ssh_port: whole(1, 65535) = 22
-    hetzner_cloud: HetznerCloud | None = None
-    vps: Vps | None = None
+    """`<name>` is the host's short name (`rhizome`, `hypha`, `alpha`); records refer to it with `host:`."""
+
+    kind: Choice(("hetzner_cloud", "vps")) = Field(
+        description="`hetzner_cloud` (the program creates or adopts a Hetzner Cloud server) or `vps` "
+        "(a machine without a cloud API: the program only knows its addresses)"
+    )
+    roles: Items(Choice(ROLES)) = Field(
+        description=", ".join(f"`{r}`" for r in ROLES),
+        json_schema_extra={"x-default": "required, at least one"},
+    )
+    cloud_init: Items(Choice(CLOUD_INIT_PARTS)) = Field(
+        (),  # not set: from the roles (_default_parts)
+        description="parts of first-boot config: `base`, `docker`, `swarm`; must include `base`",
+        json_schema_extra={
+            "x-default": "from the roles: `[base, docker]` for Mastodon roles, `[base, docker, swarm]` for `coopcloud`"
+        },
+    )
+    fqdn: HostName("expected a fully qualified host name, e.g. rhizome.social.coop") = Field(
+        "",  # not set: <name>.<domain> (StackConfig._defaults)
+        description="the host's full name, e.g. `rhizome.social.coop`",
+        json_schema_extra={"x-default": "`<name>.<domain>`"},
+    )
+    ssh_port: Whole(1, 65535) = Field(22, description="1 to 65535")
+    hetzner_cloud: HetznerCloud | None = Field(
+        None,
+        description="see below. May stay in the file when `kind: vps` (switching is then one line); it is still checked",
+        json_schema_extra={"x-default": "required when `kind: hetzner_cloud`"},
+    )
+    vps_: Vps | None = Field(
+        None,
+        alias="vps",
+        description="see below; may also stay when `kind: hetzner_cloud`",
+        json_schema_extra={"x-default": "required when `kind: vps`"},
+    )
+    _name: str = PrivateAttr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_parts(cls, data: Any) -> Any:
+        roles = data.get("roles") if isinstance(data, dict) else None
+        if isinstance(roles, list) and data.get("cloud_init") is None and set(map(str, roles)) <= set(ROLES):
+            parts = {p for r in roles for p in DEFAULT_PARTS[r]}
+            data = {**data, "cloud_init": sorted(parts, key=CLOUD_INIT_PARTS.index)}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Host:
+        if not self.roles:
+            raise Refused(f"give at least one role; allowed: {', '.join(ROLES)}", "roles", [])
+        if "base" not in self.cloud_init:
+            raise Refused(
+                "must include base (admin users, SSH hardening)", "cloud_init", list(self.cloud_init)
+            )
+        # The block of the other kind may stay in the file (so switching kind is one line),
+        # but it is still validated: a typo there must not wait for the day of the switch.
+        if (self.hetzner_cloud if self.kind == "hetzner_cloud" else self.vps_) is None:
+            raise Refused(f"required because kind is {self.kind}", self.kind)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._private("_name")
+
+    @property
+    def hetzner(self) -> HetznerCloud | None:
+        """The Hetzner Cloud settings, when this host is one (kind: hetzner_cloud)."""
+        return self.hetzner_cloud if self.kind == "hetzner_cloud" else None
+
+    @property
+    def vps(self) -> Vps | None:
+        """The VPS settings, when this host is one (kind: vps)."""
+        return self.vps_ if self.kind == "vps" else None
+
+    def named(self, name: str) -> Host:
+        self._name = name
+        return self
+
+
+def check_admins(admins: tuple[Admin, ...]) -> tuple[Admin, ...]:
+    """Each admin once: their own name and their own key."""
+    for i, a in enumerate(admins):
+        if any(b.name == a.name for b in admins[:i]):
+            raise Refused("each admin name may appear only once", f"[{i}].name", a.name)
+        other = next((b for b in admins[:i] if values.same_key(b.ssh_key, a.ssh_key)), None)
+        if other is not None:
+            raise Refused(
+                f"the same key as admin {other.name}; each admin has their own key",
+                f"[{i}].ssh_key",
+                a.ssh_key,
+            )
+    return admins

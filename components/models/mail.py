@@ -1,66 +1,184 @@
-"""What a stack file says about mail authentication (components/mail_auth.py)."""
+"""What a stack file says about mail authentication (components/mail_auth.py builds the
+records, dns_records.py checks them with the rest of the zone)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PrivateAttr, model_validator
 
-from components import config
-from components.models.common import URI, Bool, HostLabel, Model, whole
-from components.models.dns import RecordName
+from components import values
+from components.models.common import (
+    HOSTNAME_LABEL,
+    Bool,
+    Choice,
+    Items,
+    Label,
+    MapKey,
+    Model,
+    Pattern,
+    Refused,
+    RelativeName,
+    Str,
+    Whole,
+)
 
-Policy = Literal[config.DMARC_POLICIES]
+SPF_ALL = ("-all", "~all")
+DMARC_POLICIES = ("none", "quarantine", "reject")
+MECHANISM = re.compile(
+    r"^(include:[a-z0-9._-]+|a(:[a-z0-9._-]+)?|mx(:[a-z0-9._-]+)?|exists:[!-~]+|ip4:[!-~]+|ip6:[!-~]+|ptr(:[!-~]+)?)$"
+)
+LOOKUP_FREE = ("ip4:", "ip6:")
+URI = re.compile(r"^(mailto:[!-?A-~]+@[a-z0-9.-]+|https://[!-~]+)$", re.IGNORECASE | re.ASCII)
+
+
+def _mechanism_problem(mech: str) -> str | None:
+    kind, _, arg = mech.partition(":")
+    if kind in ("ip4", "ip6"):
+        return values.network_problem(arg, int(kind[-1]))
+    if arg and kind != "exists":  # exists: takes SPF macros, not a plain domain
+        return values.domain_problem(arg)
+    return None
+
+
+def _uri_problem(uri: str) -> str | None:
+    domain = uri.rsplit("@", 1)[-1] if uri.lower().startswith("mailto:") else uri.split("/")[2]
+    return values.domain_problem(domain)
+
+
+Uris = Items(Pattern(URI, "a mailto: or https:// URI", problem=_uri_problem))
+Policy = Choice(DMARC_POLICIES)
 
 
 class Sender(Model):
-    mechanism: str = Field(pattern=config.MECHANISM.pattern, description="One SPF mechanism.")
-    lookups: whole(0, 10) | None = Field(None, description="DNS lookups it costs; 0 for ip4:/ip6:.")
-    comment: str = ""
+    mechanism: Pattern(
+        MECHANISM, "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:", problem=_mechanism_problem
+    ) = Field(description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`")
+    lookups: Whole(0, 10) = Field(
+        None,  # not set: 0 for ip4:/ip6: (_free), otherwise refused (_costs)
+        description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
+        json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
+    )
+    comment: Str = Field("", description="who this is and why they send")
+    _name: str = PrivateAttr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _free(cls, data: Any) -> Any:
+        mech = data.get("mechanism") if isinstance(data, dict) else None
+        if isinstance(mech, str) and mech.startswith(LOOKUP_FREE) and data.get("lookups") is None:
+            data = {**data, "lookups": 0}
+        return data
+
+    @model_validator(mode="after")
+    def _costs(self) -> Sender:
+        free = self.mechanism.startswith(LOOKUP_FREE)
+        if self.lookups is None:
+            raise Refused("this key is required", "lookups")
+        if not free and self.lookups < 1:
+            raise Refused(
+                f"{self.mechanism.split(':')[0]} costs at least one DNS lookup", "lookups", self.lookups
+            )
+        if free and self.lookups:
+            raise Refused("ip4:/ip6: cost no DNS lookups; use 0", "lookups", self.lookups)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._private("_name")
+
+    def named(self, name: str) -> Sender:
+        self._name = name
+        return self
 
 
 class Spf(Model):
-    name: RecordName
-    senders: list[HostLabel]
-    all: Literal[config.SPF_ALL] = "-all"
+    name: RelativeName = Field(description="where the record goes: `@`, `mg`")
+    senders: Items(Label()) = Field(description="names from `mail.senders`")
+    all: Choice(SPF_ALL) = Field("-all", description="`-all` (fail others) or `~all` (soft fail)")
 
 
 class Dmarc(Model):
-    name: RecordName = "@"
-    p: Policy
-    sp: Policy | None = None
-    pct: whole(0, 100) = 100
-    rua: list[URI] = []
-    ruf: list[URI] = []
-    adkim: Literal["r", "s"] = "r"
-    aspf: Literal["r", "s"] = "r"
+    name: RelativeName = Field(
+        "@", description="the domain it covers: `@` writes `_dmarc`, `alpha` writes `_dmarc.alpha`"
+    )
+    p: Policy = Field(description="`none`, `quarantine`, `reject`")
+    sp: Policy | None = Field(
+        None,
+        description="policy for subdomains: `none`, `quarantine`, `reject`",
+        json_schema_extra={"x-default": "none (same as `p`)"},
+    )
+    pct: Whole(0, 100) = Field(100, description="0 to 100")
+    rua: Uris = Field((), description="aggregate report addresses: `mailto:` or `https://` URIs")
+    ruf: Uris = Field((), description="failure report addresses: `mailto:` or `https://` URIs")
+    adkim: Choice(("r", "s")) = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
+    aspf: Choice(("r", "s")) = Field("r", description="SPF alignment: `r` or `s`")
 
 
 class Dkim(Model):
-    name: RecordName
-    selector: HostLabel
-    public_key: str = Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", description="The base64 p= value.")
-    key_type: Literal["rsa", "ed25519"] = "rsa"
+    name: RelativeName = Field(description="the sending name: `mg` for mg.social.coop, `@` for the apex")
+    selector: Label("a selector label, e.g. k1") = Field(
+        description="the selector label, e.g. `k1` (record at `k1._domainkey.mg`)"
+    )
+    public_key: Pattern(re.compile(r"^[A-Za-z0-9+/]+={0,2}$"), "the base64 p= value of the DKIM key") = Field(
+        description="the base64 `p=` value, from the sender's settings"
+    )
+    key_type: Choice(("rsa", "ed25519")) = Field("rsa", description="`rsa` or `ed25519`")
 
 
 class Caa(Model):
-    issuers: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+$")]] = ["letsencrypt.org"]
-    iodef: URI
-    wildcard: Bool = False
+    issuers: Items(Pattern(re.compile(r"^[a-z0-9.-]+$"), "a CA domain, e.g. letsencrypt.org")) = Field(
+        ("letsencrypt.org",), description="CA domains"
+    )
+    iodef: Pattern(URI, "a mailto: or https:// URI for reports") = Field(
+        description="where CAs report refused requests: `mailto:` or `https://` URI",
+        json_schema_extra={"x-default": "required in `caa`"},
+    )
+    wildcard: Bool = Field(
+        False, description='`false` also writes `issuewild ";"`: no CA may issue wildcard certificates'
+    )
 
 
 class MtaSts(Model):
-    mode: Literal["testing", "enforce", "none"] = "testing"
-    policy_id: str = Field(pattern=r"^[A-Za-z0-9]{1,32}$")
-    tlsrpt_rua: list[URI] = []
+    mode: Choice(("testing", "enforce", "none")) = Field(
+        "testing", description="`testing`, `enforce`, `none`"
+    )
+    policy_id: Pattern(
+        re.compile(r"^[A-Za-z0-9]{1,32}$"), "1-32 letters and digits; change it when the policy changes"
+    ) = Field(
+        description="1 to 32 letters and digits; change it whenever the policy changes",
+        json_schema_extra={"x-default": "required in `mta_sts`"},
+    )
+    tlsrpt_rua: Uris = Field((), description="TLS report addresses: `mailto:` or `https://` URIs")
+
+
+SenderName = MapKey(
+    lambda v: bool(HOSTNAME_LABEL.fullmatch(v)), "not a valid sender name", HOSTNAME_LABEL.pattern
+)
 
 
 class Mail(Model):
-    senders: dict[HostLabel, Sender] = {}
-    spf: list[Spf] = []
-    dmarc: list[Dmarc] = []
-    dkim: list[Dkim] = []
-    no_mail: list[RecordName] = []
-    no_mail_hosts: Bool = True
-    caa: Caa | None = None
-    mta_sts: MtaSts | None = None
+    """Builders for the mail-authentication records; the program writes the TXT/CAA records."""
+
+    senders: dict[SenderName, Sender] = Field(
+        {}, description="who may send for the domain, by name (`mail.senders.<name>`)"
+    )
+    spf: Items(Spf) = Field((), description="one SPF record per item")
+    dmarc: Items(Dmarc) = Field((), description="one DMARC record per item")
+    dkim: Items(Dkim) = Field((), description="one DKIM key record per item")
+    no_mail: Items(RelativeName) = Field((), description="names that send no mail: each gets `v=spf1 -all`")
+    no_mail_hosts: Bool = Field(True, description="also every host name")
+    caa: Caa | None = Field(None, description="which certificate authorities may issue for the domain")
+    mta_sts: MtaSts | None = Field(None, description="MTA-STS and TLS reporting")
+
+    @model_validator(mode="after")
+    def _named_senders(self) -> Mail:
+        for name, s in self.senders.items():
+            s.named(name)
+        known = tuple(self.senders) or ("(define senders first)",)
+        for i, spf in enumerate(self.spf):
+            for j, name in enumerate(spf.senders):
+                if name not in self.senders:
+                    raise Refused(f"allowed: {', '.join(known)}", f"spf[{i}].senders[{j}]", name)
+        return self

@@ -1,92 +1,225 @@
-"""The top level of a stack file, and the JSON Schema of the whole file (for editors)."""
+"""The top level of a stack file (the ``socialcoop-infra:`` keys), and the JSON Schema of the
+whole file (for editors). ``StackConfig`` is what the program runs on: the loader
+(components/config.py) validates a stack's config into it, then applies the whole-stack
+rules (components/stack_rules.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import re
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PlainValidator, PrivateAttr, field_validator, model_validator
 
-from components import config
-from components.models.common import Bool, Model, Ttl
-from components.models.dns import Dns
-from components.models.hosts import Admin, Host
+from components.errors import PROJECT, REPO_ROOT, Secret
+from components.models.common import (
+    HOSTNAME_LABEL,
+    Bool,
+    Choice,
+    HostName,
+    Items,
+    Label,
+    MapKey,
+    Model,
+    Pattern,
+    Refused,
+    Str,
+)
+from components.models.dns import Dns, Ttl
+from components.models.hosts import Admin, Host, check_admins
 from components.models.mail import Mail
 from components.models.storage import Storage
 
-SCHEMA_PATH = config.REPO_ROOT / "schema" / "stack.schema.json"
+SCHEMA_PATH = REPO_ROOT / "schema" / "stack.schema.json"
 PROVIDER_NAMESPACES = ("hcloud", "cloudflare", "digitalocean", "command", "pulumi")
+SECRET_KEYS = ("bootstrap_ssh_key",)
+# Provider settings that are credentials: they come from the TWG's password store through
+# environment variables (README, docs/ci.md), never from a stack file, encrypted or not.
+PROVIDER_CREDENTIALS = {
+    "hcloud:token": "HCLOUD_TOKEN=$(pass show social.coop/hetzner/cloud-token-{stack})",
+    "cloudflare:apiToken": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "cloudflare:apiKey": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "cloudflare:apiUserServiceKey": "CLOUDFLARE_API_TOKEN=$(pass show social.coop/cloudflare/dns-token-{stack})",
+    "digitalocean:token": "DIGITALOCEAN_TOKEN=$(pass show social.coop/digitalocean/token-{stack})",
+    "digitalocean:spacesAccessId": "SPACES_ACCESS_KEY_ID=$(pass show social.coop/digitalocean/spaces-key-id)",
+    "digitalocean:spacesSecretKey": "SPACES_SECRET_ACCESS_KEY=$(pass show social.coop/digitalocean/spaces-secret)",
+}
 
 
 class Secure(Model):
     secure: str = Field(description="Ciphertext written by `pulumi config set --secret`.")
 
 
+def _secret(v: Any) -> Secret:
+    if not isinstance(v, Secret):  # the loader wraps the values Pulumi marks as secret
+        raise Refused(
+            "must be a secret: set it with `pulumi config set --secret bootstrap_ssh_key`",
+            value="[not shown]",
+        )
+    return v
+
+
+SecretText = Annotated[Secret, PlainValidator(_secret, json_schema_input_type=Secure)]
+
+
 class Migration(Model):
-    ttl: Ttl = 300
-    records: list[Annotated[str, StringConstraints(pattern=r"^\S+ [A-Z]+$")]] = Field(min_length=1)
+    """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
+
+    ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
+    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'")) = Field(
+        description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`"
+    )
 
 
 class Ansible(Model):
-    playbook: str = Field(description="Playbook file, absolute or relative to the repository; must exist.")
-    extra_vars: dict = Field({}, description="Passed to ansible-playbook as --extra-vars (JSON).")
-    user: str | None = Field(None, pattern=r"^[a-z0-9-]+$", description="ansible_user for every host.")
+    """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
+
+    playbook: Str = Field(description="playbook file, absolute or relative to the repository; must exist")
+    extra_vars: dict[str, Any] = Field({}, description="passed as `--extra-vars` (JSON)")
+    user: Label("a user name") | None = Field(
+        None,
+        description="`ansible_user` for every host",
+        json_schema_extra={"x-default": "the operator's ssh configuration"},
+    )
+
+    @field_validator("playbook")
+    @classmethod
+    def _exists(cls, playbook: str) -> str:
+        if not (REPO_ROOT / playbook).is_file():
+            raise Refused("an existing playbook file, absolute or relative to the repository")
+        return playbook
+
+    @field_validator("extra_vars", mode="before")
+    @classmethod
+    def _mapping(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise Refused("expected a mapping (key: value pairs)")
+        return v
 
 
-class StackValues(Model):
+HostKey = MapKey(lambda v: bool(HOSTNAME_LABEL.fullmatch(v)), "not a valid host name", HOSTNAME_LABEL.pattern)
+
+
+class StackConfig(Model):
     """The ``socialcoop-infra:`` keys of a stack file. Pulumi.yaml's `config:` block is written
     from these fields (``python -m tools.schema --write``): type, default, description."""
 
-    environment: Literal["prod", "alpha"] = Field(
-        description="Which kind of stack this is: prod (protected, adopts existing resources) or alpha (disposable)."
+    environment: Choice(("prod", "alpha")) = Field(
+        description="`prod` or `alpha`. prod adopts what exists and protects it; alpha is disposable and "
+        "may only touch names under `alpha.`"
     )
-    domain: str = Field("social.coop", description="The Cloudflare zone both stacks write into.")
-    instance_domain: str = Field(
-        "",
-        description="The Mastodon instance's domain (LOCAL_DOMAIN). Empty: the zone for prod, alpha.<zone> for alpha.",
+    domain: HostName("a domain name like social.coop") = Field(
+        "social.coop", description="the Cloudflare zone both stacks write into"
+    )
+    instance_domain: HostName("a domain name like alpha.social.coop") = Field(
+        "",  # not set: from environment and domain (_defaults)
+        description="the Mastodon instance's domain (`LOCAL_DOMAIN`); alpha's must be at or under "
+        "`alpha.<domain>`, prod's must not",
+        json_schema_extra={"x-default": "`domain` in prod, `alpha.<domain>` in alpha"},
     )
     protect: Bool = Field(
         False,
-        description="Protect stateful resources (Pulumi protect, Hetzner delete/rebuild protection) and retain imported ones on delete. Must be true in prod (see decommission).",
+        description="protect stateful resources (Pulumi protect, Hetzner delete/rebuild protection) and keep "
+        "adopted ones on delete. prod: must be `true` (unless `decommission`); alpha: must not be `true`",
     )
     adopting: Bool = Field(
         False,
-        description="prod only, phase 1 of adoption (docs/adoption.md): imported resources keep their real names, labels, protections, TTLs... (ignore_changes) so the first `pulumi up` only imports. Set false afterwards to converge them.",
+        description="prod only (anywhere else an error): phase 1 of [adoption](adoption.md). Imported "
+        "resources keep their real names, labels, protection flags, DNS TTL/proxy/comment and bucket "
+        "settings (`ignore_changes`), so the first `pulumi up` only imports; set `false` afterwards and "
+        "review the in-place updates",
     )
-    admins: list[Admin] = Field(
-        [],
-        description="TWG admins: list of {name, ssh_key, hcloud_import?}. The same keys go to Hetzner Cloud and cloud-init.",
+    admins: Items(Admin) = Field(
+        (), description="the TWG admins who get SSH access; at least one when there are hosts"
     )
-    hosts: dict[str, Host] = Field(
-        {},
-        description="Machines by short name: {kind: hetzner_cloud|vps, roles, cloud_init?, fqdn?, ssh_port?, hetzner_cloud: {...}, vps: {...}}.",
-    )
-    dns: Dns = Field(
-        description="The zone: {zone_id, default_ttl?, records: {name: [record, ...]}, owned_subdomain?, reserved_subdomains?, imports?, self_hosting?}."
-    )
+    hosts: dict[HostKey, Host] = Field({}, description="the machines, by short name (`hosts.<name>`)")
+    dns: Dns = Field(description="the zone and its records")
     mail: Mail | None = Field(
         None,
-        description="Mail authentication builders: {senders, spf, dmarc, dkim, no_mail, no_mail_hosts, caa, mta_sts}. Empty: no mail records.",
+        description="SPF, DMARC, DKIM, CAA and MTA-STS builders",
+        json_schema_extra={"x-default": "none (no mail records)"},
     )
     storage: Storage | None = Field(
         None,
-        description="DigitalOcean Spaces: {region, buckets: {name: {...}}, other_stack_buckets}. Empty: Mastodon's local file storage.",
+        description="DigitalOcean Spaces buckets; see [storage.md](storage.md)",
+        json_schema_extra={"x-default": "none (Mastodon keeps media on disk)"},
     )
-    migration: Migration | None = Field(
+    migration: Migration | None = Field(None, description="lower TTLs ahead of a server move")
+    bootstrap_ssh_key: SecretText | None = Field(
         None,
-        description="Lower TTLs ahead of a server move: {ttl: 300, records: ['@ A', '@ AAAA']}. Empty: no migration.",
+        description="private SSH key for first-boot bootstrap of non-cloud hosts; a secret: "
+        "`pulumi config set --secret bootstrap_ssh_key < key-file`",
+        json_schema_extra={"x-default": "none; required when a host has `vps.bootstrap: true`"},
     )
-    bootstrap_ssh_key: Secure | None = Field(
+    decommission: Str | None = Field(
         None,
-        description="Private SSH key used to bootstrap non-cloud hosts (vps.bootstrap: true). Must be a secret: `pulumi config set --secret bootstrap_ssh_key < key-file`. Empty: none.",
-    )
-    decommission: str = Field(
-        "",
-        description="prod only: why protect is false (a real decommission). Shown as a warning and an output in every preview. Empty: protect must be true.",
+        description="prod only, the explicit escape for a real decommission: one line saying why, which "
+        "allows `protect: false`. Every plan and preview then shows it (a warning and the `decommission` "
+        "output); remove it with `protect: true` again. See the last example",
     )
     ansible: Ansible | None = Field(
         None,
-        description="Optional: a playbook `pulumi up` runs with the generated inventory after the hosts are up: {playbook, extra_vars?, user?}. Empty: no playbook is run.",
+        description="a playbook `pulumi up` runs after the hosts are up "
+        "([servers.md](servers.md#handing-over-to-ansible))",
+        json_schema_extra={"x-default": "none (no playbook is run)"},
     )
+    _source: str = PrivateAttr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """Defaults that depend on other keys: the instance's domain, each host's full name,
+        the DNS names each stack owns, each bucket's CORS origin."""
+        if not isinstance(data, dict) or data.get("environment") not in ("prod", "alpha"):
+            return data
+        data, prod = dict(data), data["environment"] == "prod"
+        domain = data.get("domain") or "social.coop"
+        if not isinstance(domain, str):
+            return data
+        data.setdefault("instance_domain", domain if prod else f"alpha.{domain}")
+        if isinstance(data.get("hosts"), dict):
+            data["hosts"] = {
+                name: {"fqdn": f"{name}.{domain}", **h}
+                if isinstance(h, dict) and h.get("fqdn") is None
+                else h
+                for name, h in data["hosts"].items()
+            }
+        dns = data.get("dns")
+        if isinstance(dns, dict):
+            owned = {
+                "owned_subdomain": None if prod else "alpha",
+                "reserved_subdomains": ["alpha"] if prod else [],
+            }
+            data["dns"] = {**dns, **{k: v for k, v in owned.items() if dns.get(k) is None}}
+        storage = data.get("storage")
+        if isinstance(storage, dict) and isinstance(storage.get("buckets"), dict):
+            origin = [f"https://{data['instance_domain']}"]
+            buckets = {
+                name: {**b, "cors_origins": origin}
+                if isinstance(b, dict) and b.get("cors_origins") is None
+                else b
+                for name, b in storage["buckets"].items()
+            }
+            data["storage"] = {**storage, "buckets": buckets}
+        return data
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, admins: tuple[Admin, ...]) -> tuple[Admin, ...]:
+        return check_admins(admins)
+
+    @model_validator(mode="after")
+    def _named_hosts(self) -> StackConfig:
+        for name, h in self.hosts.items():
+            h.named(name)
+        return self
+
+    @property
+    def source(self) -> str:
+        """The stack file, for messages."""
+        return self._private("_source")
+
+
+TOP_LEVEL_KEYS = tuple(StackConfig.model_fields)
 
 
 def _closed(schema: Any) -> Any:
@@ -104,9 +237,9 @@ def _closed(schema: Any) -> Any:
 
 def stack_file_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of a whole Pulumi.<stack>.yaml."""
-    values = _closed(StackValues.model_json_schema(by_alias=True))
-    props = {f"{config.PROJECT}:{k}": v for k, v in values["properties"].items()}
-    for key in config.PROVIDER_CREDENTIALS:  # never in a stack file: export them from pass
+    values = _closed(StackConfig.model_json_schema(by_alias=True))
+    props = {f"{PROJECT}:{k}": v for k, v in values["properties"].items()}
+    for key in PROVIDER_CREDENTIALS:  # never in a stack file: export them from pass
         props[key] = False
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -117,7 +250,7 @@ def stack_file_schema() -> dict[str, Any]:
             "config": {
                 "type": "object",
                 "properties": props,
-                "required": [f"{config.PROJECT}:{k}" for k in values["required"]],
+                "required": [f"{PROJECT}:{k}" for k in values["required"]],
                 "patternProperties": {f"^({'|'.join(PROVIDER_NAMESPACES)}):": {}},
                 "additionalProperties": False,
             },

@@ -1,32 +1,146 @@
-"""What a stack file says about object storage (components/spaces_bucket.py, spaces_key.py)."""
+"""What a stack file says about object storage (components/spaces_bucket.py, spaces_key.py,
+storage_settings.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PrivateAttr, model_validator
 
-from components import config
-from components.models.common import Bool, Model, whole
+from components.models.common import (
+    PROVIDERS,
+    Bool,
+    Choice,
+    HostName,
+    Items,
+    MapKey,
+    Model,
+    Pattern,
+    Refused,
+    Whole,
+)
 
-Region = Literal[tuple(config.PROVIDERS["digitalocean_spaces"]["regions"])]
-BucketName = Annotated[str, StringConstraints(pattern=config.BUCKET_NAME.pattern)]
-Days = whole(1, 3650)
+REGIONS = PROVIDERS["digitalocean_spaces"]["regions"]
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+IPV4_SHAPED = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+BUCKET_RULE = (
+    "bucket names are 3-63 characters of lowercase letters, digits and single hyphens, starting and "
+    "ending with a letter or digit, not shaped like an IP address"
+)
+Days = Whole(1, 3650, "a positive number of days (1-3650)")
+
+
+def bucket_name_ok(name: str) -> bool:
+    return bool(BUCKET_NAME.fullmatch(name)) and not IPV4_SHAPED.fullmatch(name) and "--" not in name
 
 
 class Bucket(Model):
-    region: Region | None = Field(None, description="Default: storage.region.")
-    mastodon: Bool = Field(False, description="Holds the instance's media; at most one bucket.")
-    backups_prefix: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9/_-]*/$")
-    backup_expire_days: Days | None = None
-    versioning: Bool = False
-    noncurrent_expire_days: Days | None = None
-    cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https://[a-z0-9.-]+$")]] | None = None
-    alias_host: str | None = None
-    import_: str | None = Field(None, alias="import", pattern=r"^[a-z0-9]+,[a-z0-9-]+$")
+    region: Choice(REGIONS) = Field(
+        "",  # not set: storage.region (Storage._default_region)
+        description="a Spaces region",
+        json_schema_extra={"x-default": "`storage.region`"},
+    )
+    mastodon: Bool = Field(False, description="this bucket holds the instance's media; at most one bucket")
+    backups_prefix: (
+        Pattern(re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"), "a prefix ending in /, e.g. backups/") | None
+    ) = Field(
+        None,
+        description="where database dumps go, ending in `/`, e.g. `backups/` (dumps under `backups/<host>/`); "
+        "at most one bucket; give it with `backup_expire_days`",
+    )
+    backup_expire_days: Days | None = Field(None, description="delete dumps after this many days, 1 to 3650")
+    versioning: Bool = Field(False, description="keep old versions of overwritten files")
+    noncurrent_expire_days: Days | None = Field(
+        None, description="with `versioning: true`: delete old versions after this many days, 1 to 3650"
+    )
+    cors_origins: Items(
+        Pattern(re.compile(r"^https://[a-z0-9.-]+$"), "an origin like https://social.coop")
+    ) = Field(
+        (),  # not set: the instance's origin (StackConfig._defaults)
+        description="origins like `https://social.coop`",
+        json_schema_extra={"x-default": "`[https://<instance_domain>]`"},
+    )
+    alias_host: HostName("a host name like files.social.coop") | None = Field(
+        None, description="a host name that serves the bucket, e.g. `files.social.coop`"
+    )
+    import_id: Pattern(re.compile(r"^[a-z0-9]+,[a-z0-9-]+$"), "<region>,<bucket name>") | None = Field(
+        None,
+        alias="import",
+        description="`<region>,<bucket name>`: adopt the existing bucket; prod only",
+        json_schema_extra={"x-default": "none (create it)"},
+    )
+    _name: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _lifecycle(self) -> Bucket:
+        if (self.backups_prefix is None) != (self.backup_expire_days is None):
+            raise Refused(
+                "give backups_prefix and backup_expire_days together",
+                "backup_expire_days",
+                self.backup_expire_days,
+            )
+        if self.noncurrent_expire_days is not None and not self.versioning:
+            raise Refused(
+                "only meaningful with versioning: true", "noncurrent_expire_days", self.noncurrent_expire_days
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._private("_name")
+
+    def named(self, name: str) -> Bucket:
+        self._name = name
+        return self
 
 
 class Storage(Model):
-    region: Region
-    buckets: dict[BucketName, Bucket] = Field(min_length=1)
-    other_stack_buckets: list[BucketName] = []
+    """DigitalOcean Spaces; the why and how are in [storage.md](storage.md)."""
+
+    region: Choice(REGIONS) = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
+    buckets: dict[MapKey(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
+        description="buckets by name (`storage.buckets.<name>`): 3 to 63 lowercase letters, digits and single "
+        "hyphens, not shaped like an IP address",
+        json_schema_extra={"x-default": "required, at least one"},
+    )
+    other_stack_buckets: Items(Pattern(BUCKET_NAME)) = Field(
+        (), description="the other stack's bucket names: this stack may never declare them"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_region(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("buckets"), dict):
+            region = data.get("region")
+            buckets = {
+                k: {"region": region, **b} if isinstance(b, dict) and b.get("region") is None else b
+                for k, b in data["buckets"].items()
+            }
+            data = {**data, "buckets": buckets}
+        return data
+
+    @model_validator(mode="after")
+    def _rules(self) -> Storage:
+        if not self.buckets:
+            raise Refused(
+                "give at least one bucket, or omit storage for Mastodon's local file storage", "buckets", {}
+            )
+        for name, b in self.buckets.items():
+            b.named(name)
+            if b.import_id and b.import_id != f"{b.region},{name}":
+                raise Refused(f"must be {b.region},{name}", f"buckets.{name}.import", b.import_id)
+            if name in self.other_stack_buckets:
+                raise Refused(
+                    "this name belongs to another stack (other_stack_buckets); pick another",
+                    f"buckets.{name}",
+                    name,
+                )
+        for what, rule in (
+            ("mastodon", "mastodon: true"),
+            ("backups_prefix", "backups_prefix: the dump timers write to one place"),
+        ):
+            having = [b.name for b in self.buckets.values() if getattr(b, what)]
+            if len(having) > 1:
+                raise Refused(f"at most one bucket may have {rule}", "buckets", having)
+        return self

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.cloudinit import BOOTSTRAP_SCRIPT, load_part
-from components.config import Admin, Host
+from components.models.hosts import Admin, Host
 from components.vps_host import remote_dir
 
 
@@ -34,7 +34,7 @@ def make_people(names: Sequence[str], where: Path) -> tuple[Person, ...]:
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@tests", "-f", str(key)], check=True
         )
-        people.append(Person(Admin(name, Path(f"{key}.pub").read_text().strip()), key))
+        people.append(Person(Admin(name=name, ssh_key=Path(f"{key}.pub").read_text().strip()), key))
     return tuple(people)
 
 

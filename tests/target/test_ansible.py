@@ -14,8 +14,8 @@ import pytest
 
 from components import ansible_playbook
 from components.cloudinit import render_bootstrap_config
-from components.config import Ansible
 from components.inventory import render_inventory
+from components.models.stack import Ansible
 from tests.target.hosts import bootstrap_over_ssh, make_people
 
 pytestmark = pytest.mark.target

@@ -8,7 +8,6 @@ it over `ssh`, with the machine's host key pinned in a known_hosts file.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import socket
 import subprocess
 import time
@@ -117,7 +116,7 @@ def test_system_accounts_are_refused_as_admins(boot_target, alpha, people):
     t.wait_for_ssh()
     before = (t.root / "root/.ssh/authorized_keys").read_text()
     for name in ("root", "daemon"):
-        evil = dataclasses.replace(people[1].admin, name=name)
+        evil = people[1].admin.model_copy(update={"name": name})
         conf = render_bootstrap_config(alpha, (people[0].admin, evil))
         run = bootstrap_over_ssh(t, "root", conf, check=False)
         assert run.returncode == 1 and f"admin '{name}' is a system account" in run.stderr, run.stderr
@@ -143,7 +142,7 @@ def test_an_admin_removed_from_the_stack_loses_key_and_sudo(boot_target, alpha, 
 
 
 def test_another_ssh_port_moves_sshd(boot_target, alpha, people):
-    moved = dataclasses.replace(alpha, ssh_port=2222)
+    moved = alpha.model_copy(update={"ssh_port": 2222})
     t = boot_target()
     t.wait_for_ssh()
     bootstrap_over_ssh(t, "root", render_bootstrap_config(moved, admins(people)))
