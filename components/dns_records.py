@@ -35,7 +35,6 @@ MAX_TXT = 2048  # Cloudflare's limit for a TXT record's content
 TXT_TEXT = re.compile(r"^[\x20-\x7e]*$")
 CAA_VALUE = re.compile(r'^(0|128) (issue|issuewild|iodef) "([^"\\]*)"$')
 SRV_NAME = re.compile(r"^_[a-z0-9-]+\._(tcp|udp|tls)(\.|$)", re.IGNORECASE | re.ASCII)
-MAX_COMMENT = 100  # characters Cloudflare allows in a record comment on Free zones
 
 
 @dataclass(frozen=True)
@@ -288,8 +287,6 @@ def _check_declared(cfg: StackConfig, r: Record, fail) -> None:
         raise fail(
             r.path, r.name, "the apex NS records are Cloudflare's; NS is only for delegating a subdomain"
         )
-    if r.comment is not None and values.text_problem(r.comment, MAX_COMMENT):
-        raise fail(f"{r.path}.comment", r.comment, values.text_problem(r.comment, MAX_COMMENT))
     if r.type == "SRV" and not SRV_NAME.match(name):
         raise fail(r.path, r.name, "an SRV name starts with _service._proto, e.g. _imaps._tcp")
     if r.proxied and r.type not in PROXIABLE:

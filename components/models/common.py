@@ -13,10 +13,18 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 
 from components import values
 from components.errors import MISSING, REPO_ROOT
@@ -62,6 +70,21 @@ class Model(BaseModel):
         """A private attribute (a name given by the parent), read directly: ``self._x``
         goes through pydantic's __getattr__, slow in the record checks' loops."""
         return self.__pydantic_private__[key]
+
+
+class Named(Model):
+    """An entry of a mapping of named entries (a host, a sender, a bucket, a record): its
+    name is the mapping's key, given by the parent model once validated (``named``)."""
+
+    _name: str = PrivateAttr("")
+
+    @property
+    def name(self) -> str:
+        return self._private("_name")
+
+    def named(self, name: str) -> Self:
+        self._name = name
+        return self
 
 
 def checked(python_type: Any, check: Callable[[Any], Any], schema_type: Any) -> Any:

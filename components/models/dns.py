@@ -17,6 +17,7 @@ from components.models.common import (
     Label,
     MapKey,
     Model,
+    Named,
     Pattern,
     Refused,
     Str,
@@ -35,7 +36,7 @@ Ttl = Whole(1, 86400, TTL_ALLOWED, ok=lambda t: t == 1 or 60 <= t <= 86400)
 ImportId = Pattern(RECORD_IMPORT, "<zone_id>/<record_id>, both 32 hex characters")
 
 
-class Record(Model):
+class Record(Named):
     """`<name>` is relative to the zone: `@` for the apex, `www`, `_dmarc`, `email.mg`. Not the full
     name (`www.social.coop` is refused)."""
 
@@ -84,7 +85,6 @@ class Record(Model):
     import_id: ImportId | None = Field(
         None, description="`<zone_id>/<record_id>` (32 hex characters each): adopt an existing record"
     )
-    _name: str = PrivateAttr("")
     _path: str = PrivateAttr("")
 
     @model_validator(mode="after")
@@ -96,18 +96,13 @@ class Record(Model):
         return self
 
     @property
-    def name(self) -> str:
-        """Relative to the zone; "@" is the apex."""
-        return self._private("_name")
-
-    @property
     def path(self) -> str:
         """Where it is in the stack file, for error messages: dns.records.<name>[<i>]."""
         return self._private("_path")
 
     def at(self, name: str, path: str) -> Record:
-        self._name, self._path = name, path
-        return self
+        self._path = path
+        return self.named(name)  # relative to the zone; "@" is the apex
 
 
 class SelfHosting(Model):

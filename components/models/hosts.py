@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components import values
 from components.models.common import (
@@ -18,6 +18,7 @@ from components.models.common import (
     Items,
     Label,
     Model,
+    Named,
     Refused,
     Str,
     Text,
@@ -186,7 +187,7 @@ class Vps(Model):
         return self
 
 
-class Host(Model):
+class Host(Named):
     """`<name>` is the host's short name (`rhizome`, `hypha`, `alpha`); records refer to it with `host:`."""
 
     kind: Choice(("hetzner_cloud", "vps")) = Field(
@@ -221,7 +222,6 @@ class Host(Model):
         description="see below; may also stay when `kind: hetzner_cloud`",
         json_schema_extra={"x-default": "required when `kind: vps`"},
     )
-    _name: str = PrivateAttr("")
 
     @model_validator(mode="before")
     @classmethod
@@ -247,10 +247,6 @@ class Host(Model):
         return self
 
     @property
-    def name(self) -> str:
-        return self._private("_name")
-
-    @property
     def hetzner(self) -> HetznerCloud | None:
         """The Hetzner Cloud settings, when this host is one (kind: hetzner_cloud)."""
         return self.hetzner_cloud if self.kind == "hetzner_cloud" else None
@@ -259,10 +255,6 @@ class Host(Model):
     def vps(self) -> Vps | None:
         """The VPS settings, when this host is one (kind: vps)."""
         return self.vps_ if self.kind == "vps" else None
-
-    def named(self, name: str) -> Host:
-        self._name = name
-        return self
 
 
 def check_admins(admins: tuple[Admin, ...]) -> tuple[Admin, ...]:

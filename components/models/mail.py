@@ -6,17 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from components import values
 from components.models.common import (
-    HOSTNAME_LABEL,
     Bool,
     Choice,
     Items,
     Label,
-    MapKey,
     Model,
+    Named,
     Pattern,
     Refused,
     RelativeName,
@@ -51,7 +50,7 @@ Uris = Items(Pattern(URI, "a mailto: or https:// URI", problem=_uri_problem))
 Policy = Choice(DMARC_POLICIES)
 
 
-class Sender(Model):
+class Sender(Named):
     mechanism: Pattern(
         MECHANISM, "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:", problem=_mechanism_problem
     ) = Field(description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`")
@@ -61,7 +60,6 @@ class Sender(Model):
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
     comment: Str = Field("", description="who this is and why they send")
-    _name: str = PrivateAttr("")
 
     @model_validator(mode="before")
     @classmethod
@@ -82,14 +80,6 @@ class Sender(Model):
             )
         if free and self.lookups:
             raise Refused("ip4:/ip6: cost no DNS lookups; use 0", "lookups", self.lookups)
-        return self
-
-    @property
-    def name(self) -> str:
-        return self._private("_name")
-
-    def named(self, name: str) -> Sender:
-        self._name = name
         return self
 
 
@@ -153,9 +143,7 @@ class MtaSts(Model):
     tlsrpt_rua: Uris = Field((), description="TLS report addresses: `mailto:` or `https://` URIs")
 
 
-SenderName = MapKey(
-    lambda v: bool(HOSTNAME_LABEL.fullmatch(v)), "not a valid sender name", HOSTNAME_LABEL.pattern
-)
+SenderName = Label("not a valid sender name")
 
 
 class Mail(Model):

@@ -12,13 +12,11 @@ from pydantic import Field, PlainValidator, PrivateAttr, field_validator, model_
 
 from components.errors import PROJECT, REPO_ROOT, Secret
 from components.models.common import (
-    HOSTNAME_LABEL,
     Bool,
     Choice,
     HostName,
     Items,
     Label,
-    MapKey,
     Model,
     Pattern,
     Refused,
@@ -96,7 +94,7 @@ class Ansible(Model):
         return v
 
 
-HostKey = MapKey(lambda v: bool(HOSTNAME_LABEL.fullmatch(v)), "not a valid host name", HOSTNAME_LABEL.pattern)
+HostKey = Label("not a valid host name")
 
 
 class StackConfig(Model):

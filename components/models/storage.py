@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from components.models.common import (
     PROVIDERS,
@@ -16,6 +16,7 @@ from components.models.common import (
     Items,
     MapKey,
     Model,
+    Named,
     Pattern,
     Refused,
     Whole,
@@ -35,7 +36,7 @@ def bucket_name_ok(name: str) -> bool:
     return bool(BUCKET_NAME.fullmatch(name)) and not IPV4_SHAPED.fullmatch(name) and "--" not in name
 
 
-class Bucket(Model):
+class Bucket(Named):
     region: Choice(REGIONS) = Field(
         "",  # not set: storage.region (Storage._default_region)
         description="a Spaces region",
@@ -70,7 +71,6 @@ class Bucket(Model):
         description="`<region>,<bucket name>`: adopt the existing bucket; prod only",
         json_schema_extra={"x-default": "none (create it)"},
     )
-    _name: str = PrivateAttr("")
 
     @model_validator(mode="after")
     def _lifecycle(self) -> Bucket:
@@ -84,14 +84,6 @@ class Bucket(Model):
             raise Refused(
                 "only meaningful with versioning: true", "noncurrent_expire_days", self.noncurrent_expire_days
             )
-        return self
-
-    @property
-    def name(self) -> str:
-        return self._private("_name")
-
-    def named(self, name: str) -> Bucket:
-        self._name = name
         return self
 
 
