@@ -28,7 +28,7 @@ def test_sample_playbook_runs_against_the_bootstrapped_target(boot_target, load_
     t.wait_for_ssh()
     bootstrap_over_ssh(t, "root", render_bootstrap_config(host, tuple(p.admin for p in people)))
 
-    a = Ansible("tests/target/playbook/site.yml", {"greeting": "hello"}, user="alice")
+    a = Ansible(playbook="tests/target/playbook/site.yml", extra_vars={"greeting": "hello"}, user="alice")
     inventory = render_inventory({"alpha": host}, {"alpha": "127.0.0.1"})  # what `pulumi up` passes
     env = {
         **os.environ,
