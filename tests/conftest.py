@@ -9,6 +9,7 @@ Whole-stack tests: ``plan("prod")`` runs the real program with the real stack fi
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,20 @@ def captured_options(pulumi_mocks) -> dict[str, pulumi.ResourceOptions]:
     return captured
 
 
+# libyaml's loader and dumper: hundreds of tests write a changed stack file, and the
+# pure-Python ones took a good part of the suite's time
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@functools.cache
+def _committed_doc(stack: str) -> dict[str, Any]:
+    return yaml.load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text(), Loader=LOADER)
+
+
 def stack_doc(stack: str) -> dict[str, Any]:
     """A committed stack file as a dict (a fresh copy each call)."""
-    return copy.deepcopy(yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()))
+    return copy.deepcopy(_committed_doc(stack))
 
 
 def key(name: str) -> str:
@@ -62,7 +74,7 @@ def write_stack(tmp_path: Path) -> Callable[[str, Callable[[dict], None]], Path]
         doc = stack_doc(stack)
         mutate(doc["config"])
         path = tmp_path / f"Pulumi.{stack}.yaml"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        path.write_text(yaml.dump(doc, Dumper=DUMPER, sort_keys=False))
         return path
 
     return write

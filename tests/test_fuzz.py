@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components.config import PROJECT, ConfigError, decode, parse
-from tests.conftest import stack_doc
+from tests.conftest import DUMPER, stack_doc
 from tools import plan as plan_tool
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAA\n-----END OPENSSH PRIVATE KEY-----"
@@ -134,7 +134,7 @@ def test_mutated_stack_files_end_cleanly(tmp_path, stack):
         else:
             doc = copy.deepcopy(original)
             mutate_doc(rng, doc)
-            data = yaml.safe_dump(doc, sort_keys=False, allow_unicode=rng.random() < 0.5).encode()
+            data = yaml.dump(doc, Dumper=DUMPER, sort_keys=False, allow_unicode=rng.random() < 0.5).encode()
         t = time.process_time()
         try:
             message = run_case(tmp_path, stack, data)

@@ -616,7 +616,9 @@ def test_cases_are_distinct():
 
 
 @pytest.mark.parametrize(
-    "line", [ED25519, ECDSA_256, RSA_2048, ssh_line(ec.generate_private_key(ec.SECP521R1()))]
+    "line",
+    [ED25519, ECDSA_256, RSA_2048, ssh_line(ec.generate_private_key(ec.SECP521R1()))],
+    ids=["ed25519", "ecdsa-256", "rsa-2048", "ecdsa-521"],  # stable ids: the keys are generated
 )
 def test_good_admin_keys_load(load_config, line):
     cfg = load_config("prod", admin_key(line))

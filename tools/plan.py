@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import functools
 import hashlib
 import ipaddress
 import json
@@ -95,7 +97,12 @@ def _mask_secure(value: Any) -> tuple[Any, bool]:
 
 
 def project_defaults() -> dict[str, Any]:
-    """The ``default:`` of every key declared in Pulumi.yaml's ``config:`` block."""
+    """The ``default:`` of every key declared in Pulumi.yaml's ``config:`` block (a fresh copy)."""
+    return copy.deepcopy(_project_defaults())
+
+
+@functools.cache  # read once per process: a test session plans hundreds of stack files
+def _project_defaults() -> dict[str, Any]:
     project = _load_yaml(REPO_ROOT / "Pulumi.yaml", "Pulumi.yaml")
     defaults = {}
     for key, decl in (project.get("config") or {}).items():
@@ -120,7 +127,7 @@ def read_stack(stack: str, config_path: str | None = None) -> StackFile:
             "allowed: config, secretsprovider, encryptionsalt, encryptedkey",
         )
     check_provider_keys(doc.get("config") or {}, label, stack)
-    values, secrets, other = dict(project_defaults()), set(), {}
+    values, secrets, other = project_defaults(), set(), {}
     for key, value in (doc.get("config") or {}).items():
         masked, is_secret = _mask_secure(value)
         namespace, _, name = str(key).partition(":")
