@@ -19,6 +19,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
+from components import safe_yaml
 from components.errors import PROJECT, REPO_ROOT, ConfigError
 from components.models.stack import StackConfig
 from tools import plan as plan_tool
@@ -46,15 +47,15 @@ def captured_options(pulumi_mocks) -> dict[str, pulumi.ResourceOptions]:
     return captured
 
 
-# libyaml's loader and dumper: hundreds of tests write a changed stack file, and the
-# pure-Python ones took a good part of the suite's time
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's dumper: hundreds of tests write a changed stack file, and the pure-Python one
+# took a good part of the suite's time
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @functools.cache
 def _committed_doc(stack: str) -> dict[str, Any]:
-    return yaml.load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text(), Loader=LOADER)
+    name = f"Pulumi.{stack}.yaml"
+    return safe_yaml.load((REPO_ROOT / name).read_bytes(), name)  # the plan's own reader
 
 
 def stack_doc(stack: str) -> dict[str, Any]:

@@ -116,8 +116,9 @@ def Pattern(
     def check(v: Any) -> str:
         if not regex.fullmatch(as_string(v)):
             raise Refused(allowed or f"must match {regex.pattern}")
-        if problem is not None and problem(v):
-            raise Refused(problem(v))
+        found = problem(v) if problem is not None else None
+        if found:
+            raise Refused(found)
         return then(v) if then else v
 
     return checked(str, check, Annotated[str, StringConstraints(pattern=schema or regex.pattern)])
@@ -221,12 +222,7 @@ def fqdn_ok(name: str) -> bool:
 
 
 def HostName(allowed: str) -> Any:
-    def check(v: Any) -> str:
-        if not isinstance(v, str) or not fqdn_ok(v):
-            raise Refused(allowed)
-        return v
-
-    return checked(str, check, Annotated[str, StringConstraints(pattern=FQDN_SCHEMA, max_length=254)])
+    return Passing(fqdn_ok, allowed, FQDN_SCHEMA, max_length=254)
 
 
 def Label(allowed: str = "a lowercase name (a-z, 0-9, -)") -> Any:
@@ -234,15 +230,16 @@ def Label(allowed: str = "a lowercase name (a-z, 0-9, -)") -> Any:
     return Pattern(HOSTNAME_LABEL, allowed)
 
 
-def MapKey(rule: Callable[[str], bool], allowed: str, schema: str) -> Any:
-    """The name of an entry in a mapping of named entries (hosts, senders, buckets)."""
+def Passing(rule: Callable[[str], bool], allowed: str, schema: str, max_length: int | None = None) -> Any:
+    """Text that passes ``rule`` (host names; the names of entries in a mapping of named
+    entries: records, buckets); ``schema`` is the rule as a JSON Schema pattern."""
 
     def check(v: Any) -> str:
         if not isinstance(v, str) or not rule(v):
             raise Refused(allowed)
         return v
 
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema)])
+    return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=max_length)])
 
 
 def relative_name_ok(name: str) -> bool:
@@ -251,4 +248,4 @@ def relative_name_ok(name: str) -> bool:
 
 
 RELATIVE_SCHEMA = r"^(@|(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?))*)$"
-RelativeName = MapKey(relative_name_ok, "a name relative to the zone, '@' for the apex", RELATIVE_SCHEMA)
+RelativeName = Passing(relative_name_ok, "a name relative to the zone, '@' for the apex", RELATIVE_SCHEMA)

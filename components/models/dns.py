@@ -15,9 +15,9 @@ from components.models.common import (
     Choice,
     Items,
     Label,
-    MapKey,
     Model,
     Named,
+    Passing,
     Pattern,
     Refused,
     Str,
@@ -131,7 +131,7 @@ def _one_or_list(v: Any) -> Any:
     return [v] if isinstance(v, dict) else v  # one record may be written without the list
 
 
-RecordKey = MapKey(
+RecordKey = Passing(
     relative_name_ok, "a name relative to the zone ('@' for the apex, e.g. www or _dmarc)", RELATIVE_SCHEMA
 )
 Records = Annotated[

@@ -170,7 +170,7 @@ class StackConfig(Model):
         if not isinstance(data, dict) or data.get("environment") not in ("prod", "alpha"):
             return data
         data, prod = dict(data), data["environment"] == "prod"
-        domain = data.get("domain") or "social.coop"
+        domain = data.get("domain") or cls.model_fields["domain"].default
         if not isinstance(domain, str):
             return data
         data.setdefault("instance_domain", domain if prod else f"alpha.{domain}")

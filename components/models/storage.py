@@ -14,9 +14,9 @@ from components.models.common import (
     Choice,
     HostName,
     Items,
-    MapKey,
     Model,
     Named,
+    Passing,
     Pattern,
     Refused,
     Whole,
@@ -91,7 +91,7 @@ class Storage(Model):
     """DigitalOcean Spaces; the why and how are in [storage.md](storage.md)."""
 
     region: Choice(REGIONS) = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
-    buckets: dict[MapKey(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
+    buckets: dict[Passing(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
         description="buckets by name (`storage.buckets.<name>`): 3 to 63 lowercase letters, digits and single "
         "hyphens, not shaped like an IP address",
         json_schema_extra={"x-default": "required, at least one"},
