@@ -43,7 +43,10 @@ def example_paths() -> list[Path]:
     return [REPO_ROOT / "docs" / "examples" / f"{name}.yaml" for name in EXAMPLES]
 
 
-class _Walk:
+class Walk:
+    """A walk over the models' JSON Schema; ``ref`` and ``alternatives`` also serve
+    tools.schema."""
+
     def __init__(self, schema: dict[str, Any]):
         self.defs = schema.get("$defs", {})
         self.sections: list[tuple[str, str, str, list[str]]] = []  # (level, path, prose, rows)
@@ -136,7 +139,7 @@ def _example(path: Path) -> str:
 
 def render() -> str:
     schema = StackConfig.model_json_schema(by_alias=True)
-    walk = _Walk(schema)
+    walk = Walk(schema)
     top: list[str] = []
     walk.model(schema, "", top)
     head = "| key | type | default | allowed values / meaning |\n|---|---|---|---|\n"

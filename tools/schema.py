@@ -25,11 +25,10 @@ PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
 EMPTY = {"string": "", "object": {}, "array": []}
 
 
-def _pulumi_type(prop: dict[str, typing.Any], defs: dict[str, typing.Any]) -> str:
+def _pulumi_type(prop: dict[str, typing.Any], walk: configdoc.Walk) -> str:
     """The Pulumi config type of a top-level key, from its JSON Schema."""
     kinds = set()
-    for alt in prop.get("anyOf", [prop]):
-        alt = defs[alt["$ref"].rsplit("/", 1)[-1]] if "$ref" in alt else alt
+    for alt in walk.alternatives(prop):
         if "secure" in alt.get("properties", {}):
             kinds.add("string")  # a secret: Pulumi hands the program the decrypted text
         else:
@@ -44,9 +43,10 @@ def pulumi_config() -> dict[str, dict[str, typing.Any]]:
     """The `config:` block: every key a stack may omit has a default the CLI accepts (an
     empty one means "not set" to the loader); the CLI refuses a missing key without one."""
     schema = StackConfig.model_json_schema(by_alias=True)
+    walk = configdoc.Walk(schema)
     out = {}
     for name, field in StackConfig.model_fields.items():
-        kind = _pulumi_type(schema["properties"][name], schema.get("$defs", {}))
+        kind = _pulumi_type(schema["properties"][name], walk)
         decl: dict[str, typing.Any] = {"type": kind}
         if kind == "array":
             decl["items"] = {"type": "object"}
