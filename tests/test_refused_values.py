@@ -14,13 +14,16 @@ neighbours of each mistake still load.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from components import mail_auth
+from components.cloudinit import BOOTSTRAP_PARTS, user_data
 from components.dns_records import ResolvedRecord, quoted
 from components.errors import REPO_ROOT
 from components.host_firewall import inbound_rules
+from components.models.hosts import ExtraPort
 from components.models.mail import Sender
 from tests.conftest import key
 from tools import plan as plan_tool
@@ -421,6 +424,13 @@ def test_an_extra_port_is_never_the_hosts_ssh_port(config_error, load_config):
     ]  # fmt: skip
 
 
+def test_the_firewall_rules_never_open_a_port_twice():
+    with pytest.raises(ValueError, match="443/tcp"):
+        inbound_rules(443)
+    with pytest.raises(ValueError, match="2222/tcp"):
+        inbound_rules(2222, [ExtraPort(port=2222, reason="git")])
+
+
 @pytest.mark.parametrize("text", ['v=spf1 exists:%{i}."x -all', "a\\b", 'say "hi"', "tab\there", "café"])
 def test_the_zone_file_escapes_txt_text_as_rfc_1035_says(load_config, text):
     import dns.rdata
@@ -433,3 +443,33 @@ def test_the_zone_file_escapes_txt_text_as_rfc_1035_says(load_config, text):
     assert data == quoted(text)
     parsed = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, data)
     assert b"".join(parsed.strings).decode() == text
+
+
+# --------------------------------------------------------------------------- 16: forwarded ports
+
+
+def test_the_host_firewall_filters_ports_docker_publishes(load_config, tmp_path):
+    """Forwarded traffic (Docker's DNAT to a container) never reaches the input chain: the
+    forward chain lets a new connection from outside through to the listed ports only, matched
+    on the port the client connected to; nft accepts the table. On a real machine:
+    tests/target/test_bootstrap.py."""
+    cfg = load_config("prod")
+    host = cfg.hosts["rhizome"].model_copy(update={"ssh_port": 2200})
+    doc = user_data(host, cfg.admins, parts=list(BOOTSTRAP_PARTS))
+    nft = next(f["content"] for f in doc["write_files"] if f["path"] == "/etc/socialcoop/firewall.nft")
+    forward = nft[nft.index("chain forward") :]
+    lines = [line.strip() for line in forward.splitlines()]
+    assert "type filter hook forward priority filter - 1; policy drop;" in lines
+    assert lines.index("ct state established,related accept") < lines.index('iifname "docker0" accept')
+    assert 'iifname "br-*" accept' in lines
+    assert [line for line in lines if "proto-dst" in line] == [
+        'meta l4proto tcp ct original proto-dst 22 accept comment "SSH"',
+        'meta l4proto tcp ct original proto-dst 80 accept comment "HTTP"',
+        'meta l4proto tcp ct original proto-dst 443 accept comment "HTTPS"',
+        'meta l4proto tcp ct original proto-dst 2200 accept comment "SSH (ssh_port)"',
+    ]
+    (tmp_path / "firewall.nft").write_text(nft)
+    result = subprocess.run(
+        ["nft", "-c", "-f", str(tmp_path / "firewall.nft")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
