@@ -7,8 +7,20 @@ the program generates (components/inventory.py), written to a temporary file for
 
 It runs again when, and only when, its inputs change: ``triggers`` holds a sha256 of the
 inventory and one of the playbook's inputs (every file under the playbook's folder, its
-roles, templates and vars, plus the extra vars). Host keys are the operator's ssh
-configuration's business (known_hosts), as for any Ansible run.
+roles, templates and vars, plus the extra vars); a change of the secret vars (the command's
+standard input) runs it again too. Host keys are the operator's ssh configuration's
+business (known_hosts), as for any Ansible run.
+
+Secret vars (``ansible.secret_vars``, each set with ``pulumi config set --secret --path``)
+reach the command on its standard input, a secret Output (encrypted in the state,
+``[secret]`` in the plan and the preview), and ansible-playbook as a file only the operator
+can read (``--extra-vars @file``), each value tagged ``!unsafe`` so that Ansible never
+renders it as a template. Never on the command line, where other users could read them.
+
+The command names the playbook as the stack file does (relative to the repository, unless
+absolute): Pulumi starts the provider in the project's directory, the repository root
+(pulumi's engine/project.go getPwdMain, plugin.go execPlugin), so the command runs there and
+the plan and the state are the same in every checkout.
 """
 
 from __future__ import annotations
@@ -25,11 +37,14 @@ from pulumi_command import local
 from components.errors import REPO_ROOT
 from components.models.stack import Ansible
 
-# Writes the inventory to a temporary file, runs the playbook, removes the file. The file
-# must end in .yml: Ansible's YAML inventory plugin ignores other names.
+# Writes the inventory and the secret vars (standard input) to private temporary files, runs
+# the playbook, removes the files. The inventory must end in .yml: Ansible's YAML inventory
+# plugin ignores other names.
 SCRIPT = (
-    'set -eu; inv=$(mktemp --suffix=.yml); trap \'rm -f "$inv"\' EXIT; printf "%s" "$SOCIALCOOP_INVENTORY" >"$inv"; '
-    'ansible-playbook -i "$inv" --extra-vars "$SOCIALCOOP_EXTRA_VARS"'
+    "set -eu; umask 077; inv=$(mktemp --suffix=.yml); sec=$(mktemp --suffix=.yml); "
+    'trap \'rm -f "$inv" "$sec"\' EXIT; printf "%s" "$SOCIALCOOP_INVENTORY" >"$inv"; '
+    'cat >"$sec"; '
+    'ansible-playbook -i "$inv" --extra-vars "$SOCIALCOOP_EXTRA_VARS" --extra-vars "@$sec"'
 )
 
 
@@ -48,8 +63,9 @@ def playbook_digest(a: Ansible) -> str:
 
 
 def command(a: Ansible) -> str:
+    """The shell command; the playbook as the stack file names it (no checkout path)."""
     user = f" --user {shlex.quote(a.user)}" if a.user else ""
-    return f"{SCRIPT}{user} {shlex.quote(str(playbook_path(a)))}"
+    return f"{SCRIPT}{user} {shlex.quote(a.playbook)}"
 
 
 def environment(a: Ansible, inventory: str) -> dict[str, str]:
@@ -57,6 +73,14 @@ def environment(a: Ansible, inventory: str) -> dict[str, str]:
         "SOCIALCOOP_INVENTORY": inventory,
         "SOCIALCOOP_EXTRA_VARS": json.dumps(a.extra_vars, sort_keys=True),
     }
+
+
+def secret_vars_text(a: Ansible) -> str:
+    """The command's standard input: the secret vars as the YAML file ansible-playbook reads,
+    a flow mapping of JSON strings, each tagged ``!unsafe`` so Ansible never renders it
+    (Ansible's docs: "Advanced playbook syntax", unsafe or raw strings)."""
+    pairs = (f"{json.dumps(k)}: !unsafe {json.dumps(v.value)}" for k, v in sorted(a.secret_vars.items()))
+    return "{" + ", ".join(pairs) + "}"
 
 
 @dataclass
@@ -71,10 +95,14 @@ class AnsiblePlaybook(pulumi.ComponentResource):
         super().__init__("socialcoop:ansible:Playbook", name, None, opts)
         a = args.ansible
         inventory = pulumi.Output.from_input(args.inventory)
+        # A secret Output: encrypted in the state, [secret] in the plan and the preview; a
+        # change of it runs the playbook again, like any change of the command's inputs.
+        stdin = pulumi.Output.secret(secret_vars_text(a)) if a.secret_vars else secret_vars_text(a)
         local.Command(
             f"{name}-run",
             create=command(a),
             environment=inventory.apply(lambda inv: environment(a, inv)),
+            stdin=stdin,
             triggers=[
                 inventory.apply(lambda inv: hashlib.sha256(inv.encode()).hexdigest()),
                 playbook_digest(a),

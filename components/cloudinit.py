@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from components.errors import REPO_ROOT
-from components.host_firewall import inbound_rules, nft_rules
+from components.host_firewall import inbound_rules, nft_forward_rules, nft_rules
 from components.models.hosts import Admin, Host
 
 TEMPLATES = REPO_ROOT / "cloud-init"
@@ -117,6 +117,7 @@ def user_data(host: Host, admins: Sequence[Admin], parts: Sequence[str] | None =
         "fqdn": host.fqdn,
         "ssh_port": str(host.ssh_port),
         "nft_rules": nft_rules(rules).replace("\n", "\n    "),  # the template's indentation
+        "nft_forward_rules": nft_forward_rules(rules).replace("\n", "\n    "),
     }
     doc = merge([_expand(load_part(p), admins, values) for p in (parts or host.cloud_init)])
     left = sorted(set(PLACEHOLDER.findall(yaml.safe_dump(doc))))

@@ -26,6 +26,11 @@ from components.models.stack import PROVIDER_CREDENTIALS, SECRET_KEYS, TOP_LEVEL
 
 __all__ = ["PROJECT", "REPO_ROOT", "ConfigError", "Secret", "StackConfig", "load_from_pulumi", "parse"]
 
+# Keys with one place for secrets: Pulumi marks the whole key secret when a value inside it is
+# (`pulumi config set --secret --path 'ansible.secret_vars.<name>'`) and hands the program the
+# decrypted mapping; the loader wraps exactly the values in that place as secrets.
+SECRET_PARTS = {"ansible": "secret_vars"}
+
 # Pulumi.yaml gives each key a stack may leave out a default the CLI accepts; an empty one
 # ("", {}, []) means "not set".
 OPTIONAL_KEYS = tuple(k for k, f in StackConfig.model_fields.items() if not f.is_required())
@@ -62,6 +67,7 @@ def parse(
             f"this is the {stack} stack: its file says environment: {stack} (wrong file?)",
         )
     raw = {k: Secret(v) if k in SECRET_KEYS else v for k, v in raw.items()}
+    _secret_parts(raw, source, secret_keys)
     try:
         cfg = StackConfig.model_validate(raw)
     except ValidationError as e:
@@ -79,7 +85,7 @@ def _check_secrets(raw: dict[str, Any], source: str, secret_keys: frozenset[str]
         shown = Secret("") if k in secret_keys else value
         if k not in TOP_LEVEL_KEYS:
             raise ConfigError(source, k, shown, f"unknown key; allowed here: {', '.join(TOP_LEVEL_KEYS)}")
-        if k in secret_keys and k not in SECRET_KEYS:
+        if k in secret_keys and k not in SECRET_KEYS and k not in SECRET_PARTS:
             raise ConfigError(
                 source,
                 k,
@@ -94,6 +100,37 @@ def _check_secrets(raw: dict[str, Any], source: str, secret_keys: frozenset[str]
             )
         if k in raw and not isinstance(raw[k], str):
             raise ConfigError(source, k, Secret(""), "expected a string")
+
+
+def _secret_parts(raw: dict[str, Any], source: str, secret_keys: frozenset[str]) -> None:
+    """Wrap the values of each SECRET_PARTS place as secrets. Where the reader knows which values
+    were `secure:` (the offline plan passes their paths), a secret elsewhere in the key and a
+    plain value in the secret place are refused: either would end up stored in plain text."""
+    for k, part in SECRET_PARTS.items():
+        section = raw.get(k)
+        if k not in secret_keys or not isinstance(section, dict):
+            continue
+        place, known = f"{k}.{part}.", {p for p in secret_keys if p.startswith(f"{k}.")}
+        for path in sorted(known):
+            if not path.startswith(place) or any(c in path[len(place) :] for c in ".["):
+                raise ConfigError(
+                    source,
+                    path,
+                    Secret(""),
+                    f"a secret here would be stored in plain text; secrets go under {k}.{part}",
+                )
+        values = section.get(part)
+        if not isinstance(values, dict):
+            continue
+        for name in values:
+            if known and f"{place}{name}" not in known:
+                raise ConfigError(
+                    source,
+                    f"{place}{name}",
+                    "[not shown]",
+                    f"must be a secret: `pulumi config set --secret --path '{place}{name}' <value>`",
+                )
+        raw[k] = {**section, part: {name: Secret(v) for name, v in values.items()}}
 
 
 def _config_error(source: str, error: ValidationError) -> ConfigError:

@@ -92,8 +92,19 @@ def txt_strings(text: str) -> list[str]:
 
 
 def quoted(text: str) -> str:
-    """The presentation form: ``"first 255 bytes" "next..."`` (zone files, Cloudflare)."""
-    return " ".join(f'"{s}"' for s in txt_strings(text))
+    """The presentation form: ``"first 255 bytes" "next..."`` (zone files, Cloudflare), each
+    string escaped as RFC 1035 section 5.1 says: ``\\"`` and ``\\\\`` for a quote and a
+    backslash, ``\\DDD`` for a byte that is not printable ASCII. The loader refuses such text
+    in a record; this keeps a zone file whole whatever reaches it."""
+    data = text.encode()
+    chunks = [data[i : i + MAX_TXT_STRING] for i in range(0, len(data), MAX_TXT_STRING)] or [b""]
+    return " ".join(f'"{_escaped(c)}"' for c in chunks)
+
+
+def _escaped(chunk: bytes) -> str:
+    return "".join(
+        "\\" + chr(b) if b in b'"\\' else chr(b) if 0x20 <= b < 0x7F else f"\\{b:03d}" for b in chunk
+    )
 
 
 # --------------------------------------------------------------------------- resolve

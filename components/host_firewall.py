@@ -1,9 +1,11 @@
 """Inbound firewall rules for a host, and the same rules as nftables text (pure).
 
-Hetzner Cloud servers get them as the provider's firewall (components/hetzner_server.py);
+Hetzner Cloud servers get them as the provider's firewall (components/hetzner_server.py),
+which filters every packet before it reaches the server, ports Docker publishes included;
 hosts without a cloud firewall (rhizome, pando) get them as an nftables table that the SSH
-bootstrap installs (cloud-init/firewall.yaml). One list, so both kinds of host open exactly
-the same ports, for IPv4 and IPv6.
+bootstrap installs (cloud-init/firewall.yaml): the input chain for the host's own ports and
+the forward chain for the ports Docker publishes (forwarded to containers, never seen by the
+input chain). One list, so every kind of host opens exactly the same ports, IPv4 and IPv6.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def inbound_rules(ssh_port: int = 22, extra_ports: Sequence = ()) -> list[dict]:
         }
         for p in extra_ports
     ]
+    opened = [(r["protocol"], r.get("port")) for r in rules]
+    twice = sorted({f"{port}/{proto}" for proto, port in opened if opened.count((proto, port)) > 1})
+    if twice:  # the loader refuses it (models/hosts.py); never two rules for one port
+        raise ValueError(f"opened twice: {', '.join(twice)}")
     return rules
 
 
@@ -57,4 +63,19 @@ def nft_rules(rules: Sequence[dict]) -> str:
             lines.append('meta l4proto icmpv6 accept comment "ICMPv6 (neighbour discovery, ping, path MTU)"')
         else:
             lines.append(f'{r["protocol"]} dport {r["port"]} accept comment "{comment}"')
+    return "\n".join(lines)
+
+
+def nft_forward_rules(rules: Sequence[dict]) -> str:
+    """The accept rules of the nftables forward chain: a new connection forwarded from outside
+    (to a port Docker publishes) passes when the port the client connected to is on the list.
+    ``ct original proto-dst`` is that port as it was before Docker's DNAT rewrote it to the
+    container's; ICMP needs no rule (errors about a connection are ``related``)."""
+    lines = []
+    for r in rules:
+        if r["protocol"] in ("tcp", "udp"):
+            comment = r["description"].replace('"', "'")
+            lines.append(
+                f'meta l4proto {r["protocol"]} ct original proto-dst {r["port"]} accept comment "{comment}"'
+            )
     return "\n".join(lines)

@@ -137,11 +137,11 @@ def test_docs_rows_are_unique_and_the_examples_use_every_key():
         used |= used_paths({k.removeprefix("socialcoop-infra:"): v for k, v in config.items()})
     used = {re.sub(r"^dns\.records\.<name>(?!\[)", "dns.records.<name>[]", u) for u in used}
     assert sorted(set(rows) - used) == [], "use these keys in docs/examples/prod-complete.yaml"
-    # a name you choose (hosts.<name>), a secret's ciphertext and extra_vars' own keys have no row
+    # a name you choose (hosts.<name>), a secret's ciphertext and extra/secret vars' own keys have no row
     unknown = {
         u
         for u in used - set(rows)
-        if not u.endswith(("<name>", "<name>[]", ".secure")) and ".extra_vars." not in u
+        if not u.endswith(("<name>", "<name>[]", ".secure")) and not re.search(r"\.(extra|secret)_vars\.", u)
     }
     assert sorted(unknown) == [], "the examples use keys docs/config.md does not document"
 

@@ -77,6 +77,8 @@ class Walk:
                 for value in values:
                     entries = self.alternatives(value)
                     entry = next((e for e in entries if e.get("type") == "array"), entries[0])
+                    if "secure" in entry.get("properties", {}):
+                        continue  # a mapping of secrets (ansible.secret_vars): its row says so
                     if "properties" in entry:
                         self.nested(entry, f"{path}.<name>", rows)
                     elif entry.get("type") == "array":  # dns.records: a record or a list of them

@@ -96,6 +96,18 @@ def _mask_secure(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def _secure_paths(value: Any, path: str) -> list[str]:
+    """Where the ``{secure: ...}`` values are, as key paths (``ansible.secret_vars.db_password``):
+    the engine only says which top-level key holds a secret; the loader checks where."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return [path]
+        return [p for k, v in value.items() for p in _secure_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secure_paths(v, f"{path}[{i}]")]
+    return []
+
+
 def project_defaults() -> dict[str, Any]:
     """The ``default:`` of every key declared in Pulumi.yaml's ``config:`` block (a fresh copy)."""
     return copy.deepcopy(_project_defaults())
@@ -146,7 +158,7 @@ def read_stack(stack: str, config_path: str | None = None) -> StackFile:
         if namespace == PROJECT:
             values[name] = masked
             if is_secret:
-                secrets.add(name)
+                secrets.update({name, *_secure_paths(value, name)})
         else:
             other[key] = masked
     return StackFile(stack, label, values, frozenset(secrets), other)
@@ -256,7 +268,8 @@ def run_program(stack: StackFile) -> Plan:
     mocks = make_mocks()
     settings.set_root_resource(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack, preview=False)
-    pulumi.runtime.set_all_config(stack.pulumi_config(), [f"{PROJECT}:{k}" for k in stack.secret_keys])
+    secret_keys = [f"{PROJECT}:{k}" for k in stack.secret_keys if "." not in k]  # the engine's: keys only
+    pulumi.runtime.set_all_config(stack.pulumi_config(), secret_keys)
     options: dict[int, tuple[str, str, Any, dict]] = {}
 
     def capture(args: pulumi.ResourceTransformationArgs):

@@ -79,9 +79,10 @@ Rules that hold everywhere:
 - A key set to nothing (`key:` with no value) counts as not set, so its default applies.
 - `pulumi config set` stores plain values as text; `"true"`/`"false"` and whole numbers such as
   `"300"` are read as the boolean or number they spell.
-- **Secrets**: only `bootstrap_ssh_key` is a secret, and it must be one (set it with
-  `pulumi config set --secret bootstrap_ssh_key < key-file`; the stack file then holds
-  `secure: v1:...`). A `secure:` value anywhere else is refused, because the program would
+- **Secrets**: `bootstrap_ssh_key` and the values of `ansible.secret_vars` are secrets, and
+  must be (set them with `pulumi config set --secret bootstrap_ssh_key < key-file` and
+  `pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`; the stack file then
+  holds `secure: v1:...`). A `secure:` value anywhere else is refused, because the program would
   store it in plain text. Error messages never show a secret; the offline plan shows it as
   `[secret]` (it cannot decrypt it).
 - Names of hosts, admins, senders, providers and subdomains are DNS labels: lowercase letters,

@@ -31,6 +31,7 @@ CLOUD_INIT_PARTS = ("base", "docker", "swarm")
 DEFAULT_PARTS = {"mastodon": ["base", "docker"], "mastodon_staging": ["base", "docker"]}
 DEFAULT_PARTS["coopcloud"] = ["base", "docker", "swarm"]
 HCLOUD = PROVIDERS["hetzner_cloud"]
+WEB_PORTS = (80, 443)  # always open on every host (components/host_firewall.py), with 22
 
 # Debian/Ubuntu system accounts and cloud images' default users: an admin of that name
 # would take over (or fail to create) an account the system owns.
@@ -81,7 +82,9 @@ class Admin(Model):
 
 
 class ExtraPort(Model):
-    port: Whole(1, 65535) = Field(description="1 to 65535, not 22, 80 or 443; each port/protocol once")
+    port: Whole(1, 65535) = Field(
+        description="1 to 65535, not 22, 80, 443 or the host's `ssh_port` (always open); each port/protocol once"
+    )
     protocol: Choice(("tcp", "udp")) = Field("tcp", description="`tcp` or `udp`")
     reason: Text(allowed="say why this port is open") = Field(description="why the port is open (not empty)")
 
@@ -210,7 +213,9 @@ class Host(Named):
         description="the host's full name, e.g. `rhizome.social.coop`",
         json_schema_extra={"x-default": "`<name>.<domain>`"},
     )
-    ssh_port: Whole(1, 65535) = Field(22, description="1 to 65535")
+    ssh_port: Whole(1, 65535) = Field(
+        22, description="1 to 65535, not 80 or 443 (HTTP and HTTPS are always open for the web server)"
+    )
     hetzner_cloud: HetznerCloud | None = Field(
         None,
         description="see below. May stay in the file when `kind: vps` (switching is then one line); it is still checked",
@@ -244,6 +249,20 @@ class Host(Named):
         # but it is still validated: a typo there must not wait for the day of the switch.
         if (self.hetzner_cloud if self.kind == "hetzner_cloud" else self.vps_) is None:
             raise Refused(f"required because kind is {self.kind}", self.kind)
+        if self.ssh_port in WEB_PORTS:
+            raise Refused(
+                "80 and 443 are HTTP and HTTPS, always open for the web server: SSH on 22 (the default) "
+                "or a port of its own",
+                "ssh_port",
+                self.ssh_port,
+            )
+        for i, p in enumerate(self.hetzner_cloud.extra_ports if self.hetzner_cloud else ()):
+            if (p.port, p.protocol) == (self.ssh_port, "tcp"):
+                raise Refused(
+                    f"{p.port}/tcp is this host's ssh_port, always open; list only extra ports",
+                    f"hetzner_cloud.extra_ports[{i}].port",
+                    p.port,
+                )
         return self
 
     @property

@@ -19,17 +19,37 @@ from components.models.common import (
     Pattern,
     Refused,
     RelativeName,
-    Str,
+    Text,
     Whole,
 )
 
 SPF_ALL = ("-all", "~all")
 DMARC_POLICIES = ("none", "quarantine", "reject")
+# Every value spliced into a record is checked against that record's grammar, so it cannot end
+# its term or tag, or the record's quoted string (mail_auth.py checks again when it builds).
+# SPF (RFC 7208 section 5, 7.1): a domain, or for exists: a macro-string; never `"` or `\`,
+# which a TXT record only holds escaped (the declared TXT records refuse them too).
+_DOMAIN_SPEC = r"[a-z0-9._-]+"
+_MACRO_STRING = r"(?:[!#$&-\[\]-~]|%\{[slodiphcrtv][0-9]*r?[-.+,/_=]*\}|%%|%_|%-)+"
 MECHANISM = re.compile(
-    r"^(include:[a-z0-9._-]+|a(:[a-z0-9._-]+)?|mx(:[a-z0-9._-]+)?|exists:[!-~]+|ip4:[!-~]+|ip6:[!-~]+|ptr(:[!-~]+)?)$"
+    rf"^(include:{_DOMAIN_SPEC}|a(:{_DOMAIN_SPEC})?|mx(:{_DOMAIN_SPEC})?|ptr(:{_DOMAIN_SPEC})?"
+    rf"|exists:{_MACRO_STRING}|ip4:[!#-\[\]-~]+|ip6:[!#-\[\]-~]+)$",  # ip4:/ip6: parsed after
+    re.ASCII,
 )
 LOOKUP_FREE = ("ip4:", "ip6:")
-URI = re.compile(r"^(mailto:[!-?A-~]+@[a-z0-9.-]+|https://[!-~]+)$", re.IGNORECASE | re.ASCII)
+# Report addresses (DMARC rua/ruf, RFC 7489 section 6.4; TLS-RPT rua, RFC 8460 section 3;
+# CAA iodef, RFC 8659 section 4.4): a mailto: or https: URI (RFC 3986) whose characters cannot
+# end the URI list or the tag: no `,` `!` `;` (percent-encode them), no space, `"` or `\`.
+# DMARC alone takes a size limit after the URI, `!10m` (RFC 7489 section 6.4).
+_URI_CHAR = r"(?:[A-Za-z0-9._~:/?#\[\]@$&'()*+=-]|%[0-9A-Fa-f]{2})"
+_LOCAL_CHAR = r"(?:[A-Za-z0-9._~$&'*+=-]|%[0-9A-Fa-f]{2})"
+_URI = rf"(?:mailto:{_LOCAL_CHAR}+@[A-Za-z0-9.-]+|https://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:/{_URI_CHAR}*)?)"
+URI = re.compile(rf"^{_URI}$")
+DMARC_URI = re.compile(rf"^{_URI}(?:![0-9]{{1,15}}[kmgt]?)?$")
+URI_RULE = 'a mailto: or https:// URI, with , ! ; percent-encoded and no space, " or \\'
+ISSUER = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", re.ASCII)
+DKIM_KEY = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+POLICY_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def _mechanism_problem(mech: str) -> str | None:
@@ -42,11 +62,13 @@ def _mechanism_problem(mech: str) -> str | None:
 
 
 def _uri_problem(uri: str) -> str | None:
-    domain = uri.rsplit("@", 1)[-1] if uri.lower().startswith("mailto:") else uri.split("/")[2]
+    uri = uri.split("!", 1)[0]  # a DMARC size limit
+    domain = uri.rsplit("@", 1)[-1] if uri.lower().startswith("mailto:") else uri.split("/")[2].split(":")[0]
     return values.domain_problem(domain)
 
 
-Uris = Items(Pattern(URI, "a mailto: or https:// URI", problem=_uri_problem))
+Uris = Items(Pattern(URI, URI_RULE, problem=_uri_problem))
+DmarcUris = Items(Pattern(DMARC_URI, URI_RULE + "; a size limit may follow, e.g. !10m", problem=_uri_problem))
 Policy = Choice(DMARC_POLICIES)
 
 
@@ -59,7 +81,7 @@ class Sender(Named):
         description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
-    comment: Str = Field("", description="who this is and why they send")
+    comment: Text() = Field("", description="who this is and why they send; one printable line")
 
     @model_validator(mode="before")
     @classmethod
@@ -100,8 +122,12 @@ class Dmarc(Model):
         json_schema_extra={"x-default": "none (same as `p`)"},
     )
     pct: Whole(0, 100) = Field(100, description="0 to 100")
-    rua: Uris = Field((), description="aggregate report addresses: `mailto:` or `https://` URIs")
-    ruf: Uris = Field((), description="failure report addresses: `mailto:` or `https://` URIs")
+    rua: DmarcUris = Field(
+        (),
+        description="aggregate report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded), "
+        "each optionally with a size limit such as `!10m`",
+    )
+    ruf: DmarcUris = Field((), description="failure report addresses, as `rua`")
     adkim: Choice(("r", "s")) = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
     aspf: Choice(("r", "s")) = Field("r", description="SPF alignment: `r` or `s`")
 
@@ -111,17 +137,17 @@ class Dkim(Model):
     selector: Label("a selector label, e.g. k1") = Field(
         description="the selector label, e.g. `k1` (record at `k1._domainkey.mg`)"
     )
-    public_key: Pattern(re.compile(r"^[A-Za-z0-9+/]+={0,2}$"), "the base64 p= value of the DKIM key") = Field(
+    public_key: Pattern(DKIM_KEY, "the base64 p= value of the DKIM key") = Field(
         description="the base64 `p=` value, from the sender's settings"
     )
     key_type: Choice(("rsa", "ed25519")) = Field("rsa", description="`rsa` or `ed25519`")
 
 
 class Caa(Model):
-    issuers: Items(Pattern(re.compile(r"^[a-z0-9.-]+$"), "a CA domain, e.g. letsencrypt.org")) = Field(
-        ("letsencrypt.org",), description="CA domains"
+    issuers: Items(Pattern(ISSUER, "a CA domain, e.g. letsencrypt.org", problem=values.domain_problem)) = (
+        Field(("letsencrypt.org",), description="CA domains")
     )
-    iodef: Pattern(URI, "a mailto: or https:// URI for reports") = Field(
+    iodef: Pattern(URI, URI_RULE, problem=_uri_problem) = Field(
         description="where CAs report refused requests: `mailto:` or `https://` URI",
         json_schema_extra={"x-default": "required in `caa`"},
     )
@@ -134,13 +160,13 @@ class MtaSts(Model):
     mode: Choice(("testing", "enforce", "none")) = Field(
         "testing", description="`testing`, `enforce`, `none`"
     )
-    policy_id: Pattern(
-        re.compile(r"^[A-Za-z0-9]{1,32}$"), "1-32 letters and digits; change it when the policy changes"
-    ) = Field(
+    policy_id: Pattern(POLICY_ID, "1-32 letters and digits; change it when the policy changes") = Field(
         description="1 to 32 letters and digits; change it whenever the policy changes",
         json_schema_extra={"x-default": "required in `mta_sts`"},
     )
-    tlsrpt_rua: Uris = Field((), description="TLS report addresses: `mailto:` or `https://` URIs")
+    tlsrpt_rua: Uris = Field(
+        (), description="TLS report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded)"
+    )
 
 
 SenderName = Label("not a valid sender name")

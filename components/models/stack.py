@@ -5,10 +5,18 @@ rules (components/stack_rules.py)."""
 
 from __future__ import annotations
 
+import keyword
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from components.errors import PROJECT, REPO_ROOT, Secret
 from components.models.common import (
@@ -68,11 +76,90 @@ class Migration(Model):
     )
 
 
+# Names Ansible itself gives a meaning, which an extra var (the highest precedence) would
+# override for every host: connection and privilege settings (`ansible_host`,
+# `ansible_ssh_common_args`, `ansible_become`...: every `ansible_*`), what the inventory and
+# the play set (`inventory_*`, `hostvars`, `groups`...), play and task keywords (`environment`,
+# `become`, `hosts`...), the template engine's globals and constants (`lookup`, `omit`, `true`)
+# and the host variables our inventory writes (components/inventory.py). From ansible-core's
+# `ansible.constants` (INTERNAL_STATIC_VARS, MAGIC_VARIABLE_MAPPING, COMMON_CONNECTION_VARS),
+# `ansible.vars.reserved.get_reserved_names()` and `_jinja_bits.JINJA_KEYWORDS`;
+# tests/test_ansible.py checks this list against the installed ansible-core.
+ANSIBLE_PREFIXES = ("ansible_", "inventory_")
+ANSIBLE_RESERVED = frozenset((
+    "action", "always", "any_errors_fatal", "args", "async", "async_val", "become", "become_exe",
+    "become_flags", "become_method", "become_user", "block", "changed_when", "check_mode",
+    "collections", "connection", "cycler", "debugger", "delay", "delegate_facts", "delegate_to",
+    "dict", "diff", "environment", "fact_path", "failed_when", "force_handlers", "gather_facts",
+    "gather_subset", "gather_timeout", "group_names", "groups", "handlers", "hostvars", "hosts",
+    "ignore_errors", "ignore_unreachable", "item", "joiner", "lipsum", "local_action", "lookup",
+    "loop", "loop_control", "loop_with", "max_fail_percentage", "module_defaults", "name",
+    "namespace", "no_log", "none", "not", "notify", "now", "omit", "order", "play_hosts",
+    "playbook_dir", "poll", "port", "post_tasks", "pre_tasks", "q", "query", "range", "register",
+    "remote_user", "rescue", "retries", "role_name", "role_names", "role_path", "role_uuid",
+    "roles", "run_once", "serial", "strategy", "tags", "tasks", "throttle", "timeout", "true",
+    "false", "undef", "until", "vars", "vars_files", "vars_prompt", "when", "with_", "fqdn",
+))  # fmt: skip
+VAR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$", re.ASCII)
+# What makes Ansible treat a string as a template (`_jinja_bits.is_possibly_template`):
+# extra vars are rendered on the runner, where `{{ lookup('pipe', ...) }}` runs commands.
+JINJA = re.compile(r"\{\{|\{%|\{#|^#jinja2:")
+
+
+def var_name_problem(name: Any) -> str | None:
+    """An extra var's name: a plain identifier Ansible gives no meaning of its own."""
+    allowed = "a plain variable name (a-z, 0-9, _; starting with a letter)"
+    if not isinstance(name, str) or not VAR_NAME.fullmatch(name) or keyword.iskeyword(name):
+        return allowed
+    if name.startswith(ANSIBLE_PREFIXES) or name in ANSIBLE_RESERVED:
+        return (
+            f"{name} is a variable Ansible (or the generated inventory) sets itself: connection, "
+            "inventory and play settings are not extra vars; use a name of your own, e.g. twg_" + name
+        )
+    return None
+
+
+def _template(value: Any) -> bool:
+    """A string Jinja would render, anywhere in the value (keys of mappings included)."""
+    if isinstance(value, str):
+        return bool(JINJA.search(value))
+    if isinstance(value, dict):
+        return any(_template(k) or _template(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_template(v) for v in value)
+    return False
+
+
+def _secret_var(v: Any) -> Secret:
+    if not isinstance(v, Secret):  # the loader wraps ansible.secret_vars when Pulumi marks them secret
+        raise Refused(
+            "must be a secret: `pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`",
+            value="[not shown]",
+        )
+    if not isinstance(v.value, str):
+        raise Refused("expected a string (one secret per name)", value="[not shown]")
+    return v
+
+
+SecretVar = Annotated[Secret, PlainValidator(_secret_var, json_schema_input_type=Secure)]
+
+
 class Ansible(Model):
     """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
 
     playbook: Str = Field(description="playbook file, absolute or relative to the repository; must exist")
-    extra_vars: dict[str, Any] = Field({}, description="passed as `--extra-vars` (JSON)")
+    extra_vars: dict[str, Any] = Field(
+        {},
+        description="passed as `--extra-vars` (JSON); names are plain identifiers and never one Ansible "
+        "sets itself (`ansible_*`, `inventory_*`, `hostvars`, `environment`...); no value Jinja would "
+        "render (`{{`, `{%`, `{#`)",
+    )
+    secret_vars: dict[str, SecretVar] = Field(
+        {},
+        description="playbook secrets by name (names as for `extra_vars`), each a secret string set with "
+        "`pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`; handed to ansible-playbook "
+        "in a private file, never rendered as a template, `[secret]` in the plan and the preview",
+    )
     user: Label("a user name") | None = Field(
         None,
         description="`ansible_user` for every host",
@@ -86,12 +173,38 @@ class Ansible(Model):
             raise Refused("an existing playbook file, absolute or relative to the repository")
         return playbook
 
-    @field_validator("extra_vars", mode="before")
+    @field_validator("extra_vars", "secret_vars", mode="before")
     @classmethod
-    def _mapping(cls, v: Any) -> Any:
+    def _mapping(cls, v: Any, info: ValidationInfo) -> Any:
         if not isinstance(v, dict):
             raise Refused("expected a mapping (key: value pairs)")
+        for name, value in v.items():
+            problem = var_name_problem(name)
+            if problem:
+                raise Refused(problem, str(name), value if info.field_name == "extra_vars" else "[not shown]")
         return v
+
+    @field_validator("extra_vars")
+    @classmethod
+    def _no_templates(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, value in v.items():
+            if _template(value):
+                raise Refused(
+                    "a value Ansible would render as a Jinja template ({{, {%, {# or #jinja2:), on the "
+                    "machine running pulumi; give the plain value",
+                    name,
+                    value,
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _each_name_once(self) -> Ansible:
+        for name in self.secret_vars:
+            if name in self.extra_vars:
+                raise Refused(
+                    "also in extra_vars; give each variable once", f"secret_vars.{name}", "[not shown]"
+                )
+        return self
 
 
 HostKey = Label("not a valid host name")

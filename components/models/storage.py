@@ -30,6 +30,48 @@ BUCKET_RULE = (
     "ending with a letter or digit, not shaped like an IP address"
 )
 Days = Whole(1, 3650, "a positive number of days (1-3650)")
+# What Mastodon writes into its media bucket: Paperclip keys `:prefix_url:class/:attachment/
+# :id_partition/:style/:filename`, `cache/` before copies of remote media (mastodon's
+# config/initializers/paperclip.rb), for each model with attachments (the ones `tootctl media
+# remove-orphans` knows, lib/mastodon/cli/media.rb, and PreviewCardProvider's icons). Its
+# `backups/` holds the users' own archive exports (app/models/backup.rb: `has_attached_file
+# :dump`, keys backups/dumps/...). An expiry rule covering any of them deletes Mastodon's data.
+MASTODON_PREFIXES = {
+    "accounts/": "avatars and headers",
+    "backups/": "users' archive exports",
+    "cache/": "copies of remote media",
+    "custom_emojis/": "custom emoji",
+    "imports/": "users' imports",
+    "media_attachments/": "posts' media",
+    "preview_card_providers/": "link preview icons",
+    "preview_cards/": "link previews",
+    "site_uploads/": "the server's own images",
+}
+# Mastodon deletes users' archives itself after its backups_retention_period, 7 days unless
+# an admin changes it (Administration > Content retention). The dump expiry that shares
+# `backups/` with them (prod's layout today, docs/storage.md) must not delete them sooner.
+MASTODON_ARCHIVE_DAYS = 7
+SHARED_PREFIX = "backups/"
+
+
+def prefix_problem(prefix: str, days: int) -> str | None:
+    """A lifecycle prefix that would expire what Mastodon keeps in the bucket."""
+    for theirs, what in MASTODON_PREFIXES.items():
+        if not (prefix.startswith(theirs) or theirs.startswith(prefix)):
+            continue
+        if prefix == SHARED_PREFIX and days >= MASTODON_ARCHIVE_DAYS:
+            return None  # today's layout: see docs/storage.md, "backups/ is shared"
+        if prefix == SHARED_PREFIX:
+            return (
+                f"{SHARED_PREFIX} also holds Mastodon's {what}, which Mastodon keeps "
+                f"{MASTODON_ARCHIVE_DAYS} days: expire after at least {MASTODON_ARCHIVE_DAYS} days, "
+                "or better give the dumps a prefix of their own, e.g. db-backups/"
+            )
+        return (
+            f"overlaps Mastodon's {theirs} ({what}): the expiry would delete them; give the dumps "
+            "a prefix of their own, e.g. db-backups/"
+        )
+    return None
 
 
 def bucket_name_ok(name: str) -> bool:
@@ -47,8 +89,10 @@ class Bucket(Named):
         Pattern(re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"), "a prefix ending in /, e.g. backups/") | None
     ) = Field(
         None,
-        description="where database dumps go, ending in `/`, e.g. `backups/` (dumps under `backups/<host>/`); "
-        "at most one bucket; give it with `backup_expire_days`",
+        description="where database dumps go, ending in `/`, e.g. `db-backups/` (dumps under "
+        "`db-backups/<host>/`); at most one bucket; give it with `backup_expire_days`. Never one of Mastodon's "
+        "own prefixes (`media_attachments/`, `accounts/`, `cache/`..., above or below them); `backups/` "
+        "(Mastodon's archive exports: prod's layout today) only with at least 7 days",
     )
     backup_expire_days: Days | None = Field(None, description="delete dumps after this many days, 1 to 3650")
     versioning: Bool = Field(False, description="keep old versions of overwritten files")
@@ -80,6 +124,11 @@ class Bucket(Named):
                 "backup_expire_days",
                 self.backup_expire_days,
             )
+        if self.backups_prefix is not None:  # on every bucket: `mastodon` is one line to flip
+            problem = prefix_problem(self.backups_prefix, self.backup_expire_days)
+            if problem:
+                key = "backup_expire_days" if self.backups_prefix == SHARED_PREFIX else "backups_prefix"
+                raise Refused(problem, key, getattr(self, key))
         if self.noncurrent_expire_days is not None and not self.versioning:
             raise Refused(
                 "only meaningful with versioning: true", "noncurrent_expire_days", self.noncurrent_expire_days

@@ -14,6 +14,7 @@ import pytest
 
 from components import ansible_playbook
 from components.cloudinit import render_bootstrap_config
+from components.errors import REPO_ROOT
 from components.inventory import render_inventory
 from components.models.stack import Ansible
 from tests.target.hosts import bootstrap_over_ssh, make_people
@@ -45,7 +46,8 @@ def test_sample_playbook_runs_against_the_bootstrapped_target(boot_target, load_
     def play() -> str:
         r = subprocess.run(
             ["ip", "netns", "exec", t.netns, "bash", "-c", ansible_playbook.command(a)],
-            env=env, capture_output=True, text=True, timeout=300,
+            input=ansible_playbook.secret_vars_text(a),  # what pulumi-command passes as stdin
+            env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert r.returncode == 0, r.stdout + r.stderr
         return r.stdout

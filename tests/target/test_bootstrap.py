@@ -191,3 +191,64 @@ def test_vps_host_firewall_has_the_cloud_firewalls_rules_v4_and_v6(boot_target, 
     assert again.stdout.strip().endswith("done, 0 change(s)")
     assert t.sh("nft list tables").stdout.count("inet socialcoop") == 1
     assert OUTSIDE_V4 not in t.sh("nft list ruleset").stdout  # nothing was banned or special-cased
+
+
+# What Docker does for `-p HOST:CONTAINER`, without Docker (no daemon or image in the target):
+# a container namespace behind an interface named like Docker's bridges, forwarding on (the
+# test turns it on) and a DNAT rule in a table of its own (Docker's is in ip nat / ip docker-bridges) that sends
+# the published ports to the container; masquerade for the container's own traffic out.
+EMULATED_DOCKER = """
+set -e
+ip netns add ctr
+ip link add br-emu type veth peer name eth0 netns ctr
+ip addr add 10.99.0.1/24 dev br-emu
+ip link set br-emu up
+ip -n ctr addr add 10.99.0.2/24 dev eth0
+ip -n ctr link set eth0 up
+ip -n ctr link set lo up
+ip -n ctr route add default via 10.99.0.1
+nft -f - <<'NFT'
+table ip emulated-docker {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport { 443, 8080 } dnat to 10.99.0.2
+    tcp dport 8443 dnat to 10.99.0.2:443
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 10.99.0.0/24 oifname != "br-emu" masquerade
+  }
+}
+NFT
+"""
+
+
+def from_container(t, address: str, port: int) -> str:
+    """Connect from the emulated container to the outside namespace ('refused': it got there)."""
+    code = (
+        "import socket\n"
+        "s=socket.socket(); s.settimeout(2)\n"
+        f"try: s.connect(({address!r},{port})); print('open')\n"
+        "except ConnectionRefusedError: print('refused')\n"
+        "except (TimeoutError, socket.timeout): print('dropped')\n"
+    )
+    return t.sh(f'ip netns exec ctr python3 -c "{code}"').stdout.strip()
+
+
+def test_vps_host_firewall_filters_the_ports_docker_publishes(boot_target, alpha, people):
+    """A forwarded connection to a published port passes only when the port the client
+    connected to is on the list: 443 does, 8080 and 8443 (published to the container's 443)
+    do not. Replies, and the container's own connections out, still pass."""
+    t = boot_target(outside=True)
+    t.wait_for_ssh()
+    t.sh(EMULATED_DOCKER)
+    # forwarding on (the container's /proc/sys is read-only; it is the namespace's setting)
+    subprocess.run(["ip", "netns", "exec", t.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+    published = (443, 8080, 8443)
+    # 'refused': the container's kernel answered, so the packet was forwarded to it
+    assert {p: probe(t, TARGET_V4, p) for p in published} == dict.fromkeys(published, "refused")
+    bootstrap_over_ssh(t, "root", render_bootstrap_config(alpha, admins(people)))
+    after = {p: probe(t, TARGET_V4, p) for p in published}
+    assert after == {443: "refused", 8080: "dropped", 8443: "dropped"}
+    assert probe(t, TARGET_V4, 22) == "open"  # the host's own ports: the input chain, as before
+    assert from_container(t, OUTSIDE_V4, 9) == "refused"  # container egress and its reply
