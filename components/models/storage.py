@@ -96,9 +96,6 @@ class Storage(Model):
         "hyphens, not shaped like an IP address",
         json_schema_extra={"x-default": "required, at least one"},
     )
-    other_stack_buckets: Items(Pattern(BUCKET_NAME)) = Field(
-        (), description="the other stack's bucket names: this stack may never declare them"
-    )
 
     @model_validator(mode="before")
     @classmethod
@@ -122,12 +119,6 @@ class Storage(Model):
             b.named(name)
             if b.import_id and b.import_id != f"{b.region},{name}":
                 raise Refused(f"must be {b.region},{name}", f"buckets.{name}.import", b.import_id)
-            if name in self.other_stack_buckets:
-                raise Refused(
-                    "this name belongs to another stack (other_stack_buckets); pick another",
-                    f"buckets.{name}",
-                    name,
-                )
         for what, rule in (
             ("mastodon", "mastodon: true"),
             ("backups_prefix", "backups_prefix: the dump timers write to one place"),
