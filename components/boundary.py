@@ -212,7 +212,7 @@ def bootstrap_problem(stack: str, machine: str, theirs: Claims) -> str | None:
 
 
 def unreadable(theirs: Claims) -> str:
+    """The other committed file can't be read: nothing is known of it, so nothing passes."""
     return (
-        f"{theirs.source} (the {theirs.stack} stack's committed file, which this stack is checked "
-        f"against): {theirs.error}"
+        f"the {theirs.stack} stack's committed file, which the other stack is checked against: {theirs.error}"
     )

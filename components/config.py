@@ -81,7 +81,8 @@ def parse(
 
 
 def _check_retired(raw: dict[str, Any], source: str) -> None:
-    """Keys that used to move the boundary between the stacks: refused, even when empty."""
+    """Keys that used to move the boundary between the stacks: refused, even when empty (only
+    `key:` with no value is not set, as everywhere)."""
     for path, why in RETIRED.items():
         where: Any = raw
         for part in path.split("."):
@@ -89,7 +90,8 @@ def _check_retired(raw: dict[str, Any], source: str) -> None:
                 break
             where = where[part]
         else:
-            raise ConfigError(source, path, where, why)
+            if where is not None:
+                raise ConfigError(source, path, where, why)
 
 
 def _check_secrets(raw: dict[str, Any], source: str, secret_keys: frozenset[str]) -> None:

@@ -244,6 +244,8 @@ def stack_file_schema() -> dict[str, Any]:
     props = {f"{PROJECT}:{k}": v for k, v in values["properties"].items()}
     for key in PROVIDER_CREDENTIALS:  # never in a stack file: export them from pass
         props[key] = False
+    for key, why in PROVIDER_SETTINGS.items():  # the only provider settings a stack file may hold
+        props[key] = {"description": why}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "socialcoop-infra stack file (Pulumi.<stack>.yaml)",
@@ -254,7 +256,6 @@ def stack_file_schema() -> dict[str, Any]:
                 "type": "object",
                 "properties": props,
                 "required": [f"{PROJECT}:{k}" for k in values["required"]],
-                "patternProperties": {f"^({'|'.join(PROVIDER_NAMESPACES)}):": {}},
                 "additionalProperties": False,
             },
             "secretsprovider": {"type": "string"},

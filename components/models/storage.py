@@ -93,7 +93,8 @@ class Storage(Model):
     region: Choice(REGIONS) = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
     buckets: dict[Passing(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
         description="buckets by name (`storage.buckets.<name>`): 3 to 63 lowercase letters, digits and single "
-        "hyphens, not shaped like an IP address",
+        "hyphens, not shaped like an IP address; alpha's start with `alpha-`, prod's don't, and neither "
+        "stack's file may name a bucket the other's declares (components/boundary.py)",
         json_schema_extra={"x-default": "required, at least one"},
     )
 
