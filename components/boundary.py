@@ -33,6 +33,11 @@ ALPHA_BUCKET_PREFIX = "alpha-"  # every alpha bucket name starts with it; no pro
 HERE = "components/boundary.py"
 
 
+def spaces_key_name(stack: str) -> str:
+    """The stack's Spaces access key, as the DigitalOcean control panel lists it."""
+    return f"socialcoop-infra-{stack}"
+
+
 def other(stack: str) -> str:
     return "alpha" if stack == "prod" else "prod"
 
@@ -209,6 +214,16 @@ def bootstrap_problem(stack: str, machine: str, theirs: Claims) -> str | None:
             f"bootstraps it ({HERE}). Point names at it without bootstrap: true"
         )
     return None
+
+
+def label_problem(stack: str, label: str, theirs: Claims) -> str | None:
+    """The `stack` label of a Hetzner object (servers, firewalls, addresses, keys, volumes)."""
+    return None if label == stack else f"this stack's objects carry stack: {stack} ({HERE})"
+
+
+def key_name_problem(stack: str, name: str, theirs: Claims) -> str | None:
+    own = spaces_key_name(stack)
+    return None if name == own else f"this stack's Spaces key is {own} ({HERE})"
 
 
 def unreadable(theirs: Claims) -> str:

@@ -125,9 +125,12 @@ def _off_limits(r: Res, s: Stack) -> list[str]:
     elif r.type == SPACES_KEY:
         grants = [g for g in r.props.get("grants") or [] if isinstance(g, Mapping)]
         claims += [(g.get("bucket"), boundary.bucket_problem) for g in grants]
+        claims.append((r.props.get("name"), boundary.key_name_problem))
     elif r.type in (SERVER, FIREWALL):
         claims.append((r.props.get("name"), boundary.host_problem))
-    elif r.type in REMOTE:
+    if r.type.startswith("hcloud:") and isinstance(r.props.get("labels"), Mapping):
+        claims.append((r.props["labels"].get("stack"), boundary.label_problem))
+    if r.type in REMOTE:
         connection = r.props.get("connection")
         connection = connection if isinstance(connection, Mapping) else {}  # "[secret]" in the offline plan
         claims += [(connection.get(k), boundary.bootstrap_problem) for k in ("host", "hostKey")]

@@ -287,15 +287,43 @@ def test_the_policy_refuses_alpha_bootstrapping_a_prod_machine(rtype, machine):
     assert flagged("alpha", rtype, {"connection": {"host": "192.0.2.44", "hostKey": OWN_HOST_KEY}}) == []
 
 
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_the_policy_refuses_the_other_stacks_key_name_and_labels(stack):
+    theirs = boundary.other(stack)
+    assert flagged(stack, rules.SPACES_KEY, {"name": f"socialcoop-infra-{theirs}", "grants": []})
+    assert not flagged(stack, rules.SPACES_KEY, {"name": f"socialcoop-infra-{stack}", "grants": []})
+    for rtype in (rules.SERVER, rules.FIREWALL, rules.PRIMARY_IP, rules.VOLUME, "hcloud:index/sshKey:SshKey"):
+        assert flagged(stack, rtype, {"labels": {"stack": theirs}}), rtype
+        assert not flagged(stack, rtype, {"labels": {"stack": stack, "role": "mastodon"}}), rtype
+
+
 def test_the_loader_and_the_policy_say_the_same():
     e = boundary.bucket_problem("alpha", "social-coop-media", boundary.claims("prod"))
     assert flagged("alpha", rules.BUCKET, {"name": "social-coop-media"}) == [f"r: 'social-coop-media': {e}"]
 
 
-@pytest.mark.parametrize("stack", ["prod", "alpha"])
-def test_the_committed_plans_pass_every_mandatory_rule(stack):
+def hetzner_alpha(tmp_path):
+    doc = stack_doc("alpha")
+    alpha_host(doc["config"])["kind"] = "hetzner_cloud"
+    path = tmp_path / "Pulumi.alpha.yaml"
+    path.write_text(yaml.dump(doc, Dumper=DUMPER, sort_keys=False))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("stack", "file"),
+    [
+        ("prod", None),
+        ("alpha", None),
+        ("alpha", "hetzner_cloud"),
+        ("prod", "docs/examples/prod-complete.yaml"),
+        ("alpha", "docs/examples/alpha-small.yaml"),
+    ],
+)
+def test_legitimate_plans_pass_every_mandatory_rule(tmp_path, stack, file):
     """The real program's resources, with the options the engine would show the pack."""
-    sf = plan_tool.read_stack(stack)
+    path = hetzner_alpha(tmp_path) if file == "hetzner_cloud" else file and str(REPO / file)
+    sf = plan_tool.read_stack(stack, path)
     s = rules.facts(sf.pulumi_config(), stack)
     found = []
     for r in plan_tool.run_program(sf).resources:

@@ -33,7 +33,7 @@ elif shape == "ok-prod":
     record("social.coop", protected)
     server(pulumi.ResourceOptions(protect=True, ignore_changes=["userData", "sshKeys", "image"]))
 elif shape == "full-access-key":
-    do.SpacesKey("k", name="k", grants=[{"bucket": "", "permission": "fullaccess"}])
+    do.SpacesKey("k", name="socialcoop-infra-alpha", grants=[{"bucket": "", "permission": "fullaccess"}])
 elif shape == "alpha-owns-www":
     record("www.social.coop")
 elif shape == "alpha-prod-bucket":
@@ -59,7 +59,8 @@ elif shape == "prod-unprotected-volume":
     hcloud.Volume("v", size=10, location="fsn1")
 elif shape == "ok-alpha":
     record("alpha.social.coop")
-    do.SpacesKey("k", name="k", grants=[{"bucket": "alpha-social-coop-media", "permission": "readwrite"}])
+    grants = [{"bucket": "alpha-social-coop-media", "permission": "readwrite"}]
+    do.SpacesKey("k", name="socialcoop-infra-alpha", grants=grants)
     hcloud.Firewall(
         "f",
         rules=[
