@@ -8,7 +8,7 @@ import gc
 
 import pulumi
 
-from components import costs
+from components import boundary, costs
 from components.admin_keys import AdminKeys, AdminKeysArgs
 from components.ansible_playbook import AnsiblePlaybook, AnsiblePlaybookArgs
 from components.config import load_from_pulumi
@@ -73,7 +73,8 @@ buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, protection)
 storage_key = None
 if buckets:
     own = [b.bucket_name for b in buckets]
-    storage_key = SpacesKey("storage", SpacesKeyArgs(f"socialcoop-infra-{cfg.environment}", own, protection))
+    key_name = boundary.spaces_key_name(cfg.environment)  # components/boundary.py
+    storage_key = SpacesKey("storage", SpacesKeyArgs(key_name, own, protection))
 media = next((b for b in bucket_cfgs if b.mastodon), None)
 
 # --- outputs ----------------------------------------------------------------------------

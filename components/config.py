@@ -19,10 +19,18 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from components import stack_rules
+from components import boundary, stack_rules
 from components.errors import MISSING, PROJECT, REPO_ROOT, ConfigError, Secret
 from components.models.common import Refused
-from components.models.stack import PROVIDER_CREDENTIALS, SECRET_KEYS, TOP_LEVEL_KEYS, StackConfig
+from components.models.stack import (
+    PROVIDER_CREDENTIALS,
+    PROVIDER_NAMESPACES,
+    PROVIDER_SETTINGS,
+    RETIRED,
+    SECRET_KEYS,
+    TOP_LEVEL_KEYS,
+    StackConfig,
+)
 
 __all__ = ["PROJECT", "REPO_ROOT", "ConfigError", "Secret", "StackConfig", "load_from_pulumi", "parse"]
 
@@ -56,6 +64,7 @@ def parse(
 
     ``stack``: the stack being planned or previewed; the stacks named prod and alpha must
     hold a file of their own environment."""
+    _check_retired(raw, source)
     raw = {k: v for k, v in raw.items() if not (k in OPTIONAL_KEYS and v in ("", {}, []))}
     _check_secrets(raw, source, secret_keys)
     env = raw.get("environment")
@@ -75,6 +84,20 @@ def parse(
     cfg._source = source
     stack_rules.check(cfg)
     return cfg
+
+
+def _check_retired(raw: dict[str, Any], source: str) -> None:
+    """Keys that used to move the boundary between the stacks: refused, even when empty (only
+    `key:` with no value is not set, as everywhere)."""
+    for path, why in RETIRED.items():
+        where: Any = raw
+        for part in path.split("."):
+            if not isinstance(where, dict) or part not in where:
+                break
+            where = where[part]
+        else:
+            if where is not None:
+                raise ConfigError(source, path, where, why)
 
 
 def _check_secrets(raw: dict[str, Any], source: str, secret_keys: frozenset[str]) -> None:
@@ -161,9 +184,12 @@ def _path(loc: list[Any]) -> str:
     return path
 
 
-def check_provider_keys(keys: Any, source: str, stack: str) -> None:
-    """Refuse a provider credential among a stack's config keys (never showing its value)."""
-    for k in keys:
+def check_provider_keys(keys: Any, source: str, stack: str, every_namespace: bool = False) -> None:
+    """Refuse a provider setting among a stack's config keys (never showing its value): a
+    credential with the command that exports it instead, any other setting unless
+    PROVIDER_SETTINGS allows it. ``every_namespace``: not only the providers' namespaces
+    (the engine hands the program every key it has, also from $PULUMI_CONFIG)."""
+    for k in map(str, keys):
         if k in PROVIDER_CREDENTIALS:
             export = PROVIDER_CREDENTIALS[k].format(stack=stack)
             raise ConfigError(
@@ -172,6 +198,18 @@ def check_provider_keys(keys: Any, source: str, stack: str) -> None:
                 None,
                 f"{k}: provider credentials never go in a stack file; remove it "
                 f"(`pulumi config rm {k}`) and run `export {export}` before pulumi (README, docs/ci.md)",
+            )
+        namespace, colon, _ = k.partition(":")
+        checked = every_namespace or namespace in PROVIDER_NAMESPACES
+        if colon and namespace != PROJECT and checked and k not in PROVIDER_SETTINGS:
+            allowed = ", ".join(PROVIDER_SETTINGS) or "none"
+            raise ConfigError(
+                source,
+                "",
+                None,
+                f"{k}: provider settings are not taken from a stack file (an endpoint would send the "
+                f"stack's token elsewhere, unseen in the plan); remove it (`pulumi config rm {k}`). "
+                f"Allowed: {allowed} (components/models/stack.py PROVIDER_SETTINGS)",
             )
 
 
@@ -189,10 +227,17 @@ def load_from_pulumi() -> StackConfig:
     """Read and validate the running program's config (``pulumi preview``/``up``)."""
     from pulumi.runtime import config as rc
 
-    prefix = f"{PROJECT}:"
+    prefix, stack = f"{PROJECT}:", pulumi.get_stack()
     everything = {**rc.get_config_env(), **rc.CONFIG.get()}
-    source = f"Pulumi.{pulumi.get_stack()}.yaml"
-    check_provider_keys(everything, source, pulumi.get_stack())
+    source = f"Pulumi.{stack}.yaml"
+    if stack not in boundary.STACKS:
+        raise ConfigError(
+            source,
+            "",
+            None,
+            f"the stacks are {' and '.join(boundary.STACKS)} ({boundary.HERE}); `pulumi stack select` one of them",
+        )
+    check_provider_keys(everything, source, stack, every_namespace=True)
     raw = {k[len(prefix) :]: decode(v) for k, v in everything.items() if k.startswith(prefix)}
     secrets = frozenset(k for k in raw if rc.is_config_secret(prefix + k))
-    return parse(raw, source, secrets, pulumi.get_stack())
+    return parse(raw, source, secrets, stack)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from components import mail_auth, values
+from components import boundary, mail_auth, values
 from components.errors import ConfigError
 from components.models.dns import Record
 from components.models.stack import StackConfig
@@ -368,30 +368,19 @@ def _check_generated_txt(records: list[ResolvedRecord], fail) -> None:
 
 
 def _check_ownership(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:
-    """alpha only at or under its subdomain; prod never there. Generated records too."""
-    owned, reserved = cfg.dns.owned_subdomain, cfg.dns.reserved_subdomains
-    if owned is not None and cfg.dns.self_hosting is not None:
+    """Each stack's names only (components/boundary.py); generated records too."""
+    if cfg.environment != "prod" and cfg.dns.self_hosting is not None:
         raise fail(
             "dns.self_hosting",
             list(cfg.dns.self_hosting.nameservers),
             f"the SOA and apex NS of {cfg.domain} belong to the stack that owns the apex (prod); remove it here",
         )
+    theirs = boundary.claims(boundary.other(cfg.environment))
     for r in records:
-        if owned is not None and not at_or_under(r.name, owned):
-            raise fail(
-                r.path,
-                fqdn(r.name, cfg.domain),
-                f"the {cfg.environment} stack may only declare names at or under "
-                f"{owned}.{cfg.domain} (dns.owned_subdomain); the rest of the zone is prod's",
-            )
-        for sub in reserved:
-            if at_or_under(r.name, sub):
-                raise fail(
-                    r.path,
-                    fqdn(r.name, cfg.domain),
-                    f"names at or under {sub}.{cfg.domain} belong to the alpha stack "
-                    "(dns.reserved_subdomains); declare them in Pulumi.alpha.yaml",
-                )
+        name = fqdn(r.name, cfg.domain)
+        problem = boundary.name_problem(cfg.environment, name, theirs)
+        if problem:
+            raise fail(r.path, name, problem)
 
 
 def _check_together(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:

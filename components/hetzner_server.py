@@ -3,7 +3,8 @@
 Children: the server, its firewall, a primary IPv4 and IPv6 of their own (so the
 addresses, and the DNS records that point at them, survive a server replacement),
 reverse DNS for both, and an optional volume. In prod (``protect: true``) the server,
-addresses and volume carry Hetzner's delete protection and Pulumi ``protect``.
+addresses and volume carry Hetzner's delete protection and Pulumi ``protect``, and the
+volume's attachment Pulumi ``protect``.
 
 The ``*_CONVERGE`` lists: what an imported resource keeps as it is while ``adopting: true``
 (components/protection.py); Hetzner changes all of them in place. Never location,
@@ -157,7 +158,8 @@ class HetznerServer(pulumi.ComponentResource):
                 server_id=server.id.apply(int),
                 volume_id=volume.id.apply(int),
                 automount=True,
-                opts=opts_for(None, stateful=False),
+                # deleting it takes the disk from under the running server: protected in prod
+                opts=opts_for(None, stateful=True),
             )
         self.addresses = HostAddresses(host.fqdn, self.ipv4, self.ipv6)
         self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6})

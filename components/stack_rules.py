@@ -1,17 +1,18 @@
 """The whole-stack rules, in one place: what needs more than one section of a stack file.
 
 The models (components/models) check each section on its own. These rules compare
-sections: prod protected and alpha disposable, neither on the other's names, alpha
-importing nothing, hosts reachable and distinct, the user-data within Hetzner's limit;
-then dns_records.check() for the records against the hosts, the mail builders and the
-other stack. The first broken rule raises the one-line ConfigError.
+sections: prod protected and alpha disposable, each stack on its own side of the boundary
+(components/boundary.py: names, buckets, hosts, machines, also against the other stack's
+committed file), alpha importing nothing, hosts reachable and distinct, the user-data
+within Hetzner's limit; then dns_records.check() for the records against the hosts, the
+mail builders and the boundary. The first broken rule raises the one-line ConfigError.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from components import cloudinit, dns_records, values
+from components import boundary, cloudinit, dns_records, values
 from components.errors import MISSING, ConfigError
 from components.models.stack import StackConfig
 
@@ -29,6 +30,7 @@ def check(cfg: StackConfig) -> None:
         _prod(cfg, fail)
     else:
         _alpha(cfg, fail)
+    _boundary(cfg, fail)
     if cfg.adopting and cfg.environment != "prod":
         raise fail(
             "adopting", True, "allowed only when environment is prod (alpha adopts nothing): remove it"
@@ -73,7 +75,7 @@ def _hosts_distinct(cfg: StackConfig, fail) -> None:
 
 
 def _prod(cfg: StackConfig, fail) -> None:
-    """prod keeps every protection, unless a decommission says why; it leaves alpha's names alone."""
+    """prod keeps every protection, unless a decommission says why."""
     if not cfg.protect and cfg.decommission is None:
         raise fail(
             "protect",
@@ -87,29 +89,14 @@ def _prod(cfg: StackConfig, fail) -> None:
         len(cfg.decommission.strip()) < 10 or values.text_problem(cfg.decommission)
     ):
         raise fail("decommission", cfg.decommission, "say in one line why protection is off (10+ characters)")
-    if "alpha" not in cfg.dns.reserved_subdomains:
-        raise fail("dns.reserved_subdomains", list(cfg.dns.reserved_subdomains), "must include alpha")
-    for sub in cfg.dns.reserved_subdomains:
-        if dns_records.at_or_under(cfg.instance_domain, f"{sub}.{cfg.domain}"):
-            raise fail("instance_domain", cfg.instance_domain, f"{sub}.{cfg.domain} is the alpha stack's")
-    if cfg.dns.owned_subdomain is not None:
-        raise fail("dns.owned_subdomain", cfg.dns.owned_subdomain, "prod owns the zone; remove it")
 
 
 def _alpha(cfg: StackConfig, fail) -> None:
-    """alpha is disposable: it protects nothing, owns only alpha.<domain> and adopts nothing."""
+    """alpha is disposable: it protects nothing and adopts nothing."""
     if cfg.protect:
         raise fail("protect", True, "alpha is disposable: remove protect (or set it to false)")
     if cfg.decommission is not None:
         raise fail("decommission", cfg.decommission, "only for prod; alpha has no protection to take off")
-    if cfg.dns.owned_subdomain != "alpha":
-        raise fail(
-            "dns.owned_subdomain", cfg.dns.owned_subdomain, "alpha owns alpha; the rest of the zone is prod's"
-        )
-    if not dns_records.at_or_under(cfg.instance_domain, f"alpha.{cfg.domain}"):
-        raise fail(
-            "instance_domain", cfg.instance_domain, f"alpha's instance is at or under alpha.{cfg.domain}"
-        )
     # every import would put a prod resource into alpha's state, and
     # `pulumi destroy -s alpha` would then delete it
     for i, admin in enumerate(cfg.admins):
@@ -130,3 +117,35 @@ def _alpha(cfg: StackConfig, fail) -> None:
                 b.import_id,
                 "only prod adopts buckets; alpha creates (and force-destroys) its own",
             )
+
+
+def _boundary(cfg: StackConfig, fail) -> None:
+    """Each stack on its own side (components/boundary.py): the names it gives (the records are
+    dns_records.check()'s), its buckets, its host names, the machines it bootstraps."""
+    stack = cfg.environment
+    theirs = boundary.claims(boundary.other(stack))
+    if theirs.error:
+        raise ConfigError(theirs.source, "", None, boundary.unreadable(theirs))
+    names = [("instance_domain", cfg.instance_domain)]
+    for name, h in cfg.hosts.items():
+        names.append((f"hosts.{name}.fqdn", h.fqdn))
+        problem = boundary.host_problem(stack, name, theirs)
+        if problem:
+            raise fail(f"hosts.{name}", name, problem)
+        vps = h.vps_  # the kind not in use too: it is one line away
+        if vps is not None and vps.bootstrap:
+            for what in ("ipv4", "ipv6", "ssh_host_key"):
+                value = getattr(vps, what)
+                problem = boundary.bootstrap_problem(stack, value, theirs) if value else None
+                if problem:
+                    raise fail(f"hosts.{name}.vps.{what}", value, problem)
+    for b in cfg.storage.buckets.values() if cfg.storage else ():
+        problem = boundary.bucket_problem(stack, b.name, theirs)
+        if problem:
+            raise fail(f"storage.buckets.{b.name}", b.name, problem)
+        if b.alias_host is not None:
+            names.append((f"storage.buckets.{b.name}.alias_host", b.alias_host))
+    for path, name in names:
+        problem = boundary.name_problem(stack, name, theirs)
+        if problem:
+            raise fail(path, name, problem)

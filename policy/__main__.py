@@ -1,28 +1,30 @@
-"""social.coop's policy pack: the rules in rules.py, enforced (mandatory) on every preview and up.
+"""social.coop's policy pack: the rules in rules.py, enforced on every preview and up.
 
 Started by the Pulumi CLI in this folder (engine/pulumi-analyzer-policy-python, docs/engine.md).
-The stack's own config reaches the pack as $PULUMI_CONFIG (JSON); prod's bucket names come from
-the committed Pulumi.prod.yaml beside this folder, so alpha can be checked against them.
+The stack's name reaches the pack as $PULUMI_STACK and its config as $PULUMI_CONFIG (JSON); the
+boundary between the stacks, and what the other stack's committed file declares, come from
+components/boundary.py in the repository above this folder, as for the loader.
+
+CI passes `--policy-pack policy` to every `pulumi preview` and `pulumi up`; `pulumi destroy`
+takes no policy pack (pulumi 3.260), so destroy:alpha first runs the pack in a preview and the
+same rules over the state it would delete (tools/policy_state.py, docs/ci.md).
 """
 
 import json
 import os
+import sys
 from pathlib import Path
 
-import yaml
-from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
-from rules import RULES, Res, Stack, facts
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the repository: components/
+
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy  # noqa: E402
+from rules import RULES, Res, facts  # noqa: E402
+
+STACK = facts(json.loads(os.environ.get("PULUMI_CONFIG") or "{}"), os.environ.get("PULUMI_STACK"))
+LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 
 
-def stack_facts() -> Stack:
-    prod = (Path(__file__).resolve().parent.parent / "Pulumi.prod.yaml").read_text()
-    return facts(json.loads(os.environ.get("PULUMI_CONFIG") or "{}"), yaml.safe_load(prod))
-
-
-STACK = stack_facts()
-
-
-def _policy(name: str, check, description: str) -> ResourceValidationPolicy:
+def _policy(name: str, check, description: str, level: str) -> ResourceValidationPolicy:
     def validate(args, report_violation):
         opts = args.opts
         res = Res(
@@ -35,11 +37,13 @@ def _policy(name: str, check, description: str) -> ResourceValidationPolicy:
         for message in check(res, STACK):
             report_violation(message)
 
-    return ResourceValidationPolicy(name=name, description=description, validate=validate)
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=LEVELS[level]
+    )
 
 
 PolicyPack(
     name="socialcoop-guard-rails",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[_policy(name, check, desc) for name, (check, desc) in RULES.items()],
+    policies=[_policy(name, *rule) for name, rule in RULES.items()],
 )

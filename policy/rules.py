@@ -1,8 +1,12 @@
 """The policy pack's rules as plain functions: (resource, stack facts) -> violation messages.
 
 Each function takes a `Res` (type token, input properties, the resource options the engine shows a
-policy) and a `Stack` (what the stack config and prod's stack file say), and returns a list of
-messages, empty when the resource complies. No Pulumi runtime here, so tests call them directly.
+policy) and a `Stack` (the stack's name and config, and what the other stack's committed file
+declares), and returns a list of messages, empty when the resource complies. No Pulumi runtime
+here, so tests call them directly.
+
+The boundary between the stacks comes from components/boundary.py, the module the loader reads
+too: the same constants, the same reading of the other stack's committed file, the same messages.
 
 What a policy can't see: the engine's analyzer protocol (pulumi 3.260) passes `protect`,
 `ignoreChanges`, aliases and parent, but neither `retainOnDelete` nor `import`. "Imported prod
@@ -14,19 +18,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from components import boundary
+from components.boundary import Claims
 
 PROJECT = "socialcoop-infra"
 SERVER = "hcloud:index/server:Server"
 PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
 FIREWALL = "hcloud:index/firewall:Firewall"
+VOLUME = "hcloud:index/volume:Volume"
+VOLUME_ATTACHMENT = "hcloud:index/volumeAttachment:VolumeAttachment"
+RDNS = "hcloud:index/rdns:Rdns"
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
+BUCKET_CORS = "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey"
+REMOTE = ("command:remote:Command", "command:remote:CopyToRemote")  # the bootstrap of a VPS
 
-# Stateful or traffic-carrying: what prod must protect.
-PROTECTED_IN_PROD = (SERVER, PRIMARY_IP, RECORD, BUCKET, SPACES_KEY)
+# Stateful or traffic-carrying: what prod must protect. A volume holds data; detaching one
+# (deleting its attachment) takes the disk from under a running server.
+PROTECTED_IN_PROD = (SERVER, PRIMARY_IP, RECORD, BUCKET, SPACES_KEY, VOLUME, VOLUME_ATTACHMENT)
 SERVER_IGNORES = ("userData", "sshKeys", "image")  # changing any of them rebuilds a server
 BASE_TCP_PORTS = frozenset({22, 80, 443})
 SPACES_KEY_PERMISSIONS = ("read", "readwrite")  # never "fullaccess"
@@ -43,21 +56,25 @@ class Res:
 
 @dataclass(frozen=True)
 class Stack:
-    environment: str  # "prod" or "alpha"
-    zone: str = "social.coop"
-    alpha_domain: str = "alpha.social.coop"
-    prod_buckets: frozenset[str] = frozenset()
+    environment: str  # the stack's name: "prod" or "alpha"
+    theirs: Claims = Claims("")  # what the other stack's committed file declares
     declared_ports: frozenset[tuple[str, int]] = field(default_factory=frozenset)  # (protocol, port)
+    decommission: str | None = None  # prod with protect: false, and why (docs/config.md)
+    problem: str | None = None  # not a stack of the boundary, or its config says another one
+
+
+def stack_is_prod_or_alpha(r: Res, s: Stack) -> list[str]:
+    return [f"{r.name}: {s.problem}"] if s.problem else []
 
 
 def prod_protects_stateful(r: Res, s: Stack) -> list[str]:
-    if s.environment == "prod" and r.type in PROTECTED_IN_PROD and not r.protect:
+    if s.environment == "prod" and r.type in PROTECTED_IN_PROD and not r.protect and not s.decommission:
         return [f"{r.name} ({r.type}) must be protected in prod (protect: true)"]
     return []
 
 
 def prod_servers_ignore_rebuild_inputs(r: Res, s: Stack) -> list[str]:
-    if s.environment != "prod" or r.type != SERVER:
+    if s.environment != "prod" or r.type != SERVER or s.decommission:
         return []
     missing = [p for p in SERVER_IGNORES if p not in r.ignore_changes]
     if missing:
@@ -79,9 +96,50 @@ def spaces_keys_never_full_access(r: Res, s: Stack) -> list[str]:
     ]
 
 
-def _in_alpha(name: str, s: Stack) -> bool:
-    name = name.rstrip(".").lower()
-    return name == s.alpha_domain or name.endswith("." + s.alpha_domain)
+def prod_decommission_is_announced(r: Res, s: Stack) -> list[str]:
+    """Advisory: while prod's protection is off for a decommission, what the two rules above would
+    refuse is shown (a warning on the preview and the up), with the reason, instead."""
+    if s.environment != "prod" or not s.decommission:
+        return []
+    guarded = replace(s, decommission=None)
+    found = prod_protects_stateful(r, guarded) + prod_servers_ignore_rebuild_inputs(r, guarded)
+    return [f"{m}; allowed for the decommission: {s.decommission}" for m in found]
+
+
+def _off_limits(r: Res, s: Stack) -> list[str]:
+    """What this resource claims of the other stack's (components/boundary.py)."""
+    env, theirs = s.environment, s.theirs
+    if env not in boundary.STACKS:
+        return []
+    if theirs.error:
+        return [f"{r.name}: {theirs.source}: {boundary.unreadable(theirs)}"]
+    claims: list[tuple[Any, Any]] = []  # (value, rule)
+    if r.type == RECORD:
+        claims.append((r.props.get("name"), boundary.name_problem))
+    elif r.type == RDNS:
+        claims.append((r.props.get("dnsPtr"), boundary.name_problem))
+    elif r.type == BUCKET:
+        claims.append((r.props.get("name"), boundary.bucket_problem))
+    elif r.type == BUCKET_CORS:
+        claims.append((r.props.get("bucket"), boundary.bucket_problem))
+    elif r.type == SPACES_KEY:
+        grants = [g for g in r.props.get("grants") or [] if isinstance(g, Mapping)]
+        claims += [(g.get("bucket"), boundary.bucket_problem) for g in grants]
+        claims.append((r.props.get("name"), boundary.key_name_problem))
+    elif r.type in (SERVER, FIREWALL):
+        claims.append((r.props.get("name"), boundary.host_problem))
+    if r.type.startswith("hcloud:") and isinstance(r.props.get("labels"), Mapping):
+        claims.append((r.props["labels"].get("stack"), boundary.label_problem))
+    if r.type in REMOTE:
+        connection = r.props.get("connection")
+        connection = connection if isinstance(connection, Mapping) else {}  # "[secret]" in the offline plan
+        claims += [(connection.get(k), boundary.bootstrap_problem) for k in ("host", "hostKey")]
+    out = []
+    for value, rule in claims:
+        problem = rule(env, str(value), theirs) if isinstance(value, str) and value else None
+        if problem:
+            out.append(f"{r.name}: {value!r}: {problem}")
+    return out
 
 
 def alpha_stays_in_its_lane(r: Res, s: Stack) -> list[str]:
@@ -90,17 +148,11 @@ def alpha_stays_in_its_lane(r: Res, s: Stack) -> list[str]:
     out = []
     if r.protect:
         out.append(f"{r.name}: nothing in alpha may be protected (alpha must tear down completely)")
-    if r.type == RECORD:
-        name = str(r.props.get("name", ""))
-        if not _in_alpha(name, s):
-            out.append(f"{r.name}: alpha may only declare names at or under {s.alpha_domain}, not {name!r}")
-    if r.type == BUCKET and r.props.get("name") in s.prod_buckets:
-        out.append(f"{r.name}: alpha may not declare prod's bucket {r.props.get('name')!r}")
-    if r.type == SPACES_KEY:
-        prod = sorted({g.get("bucket") for g in r.props.get("grants") or []} & s.prod_buckets)
-        if prod:
-            out.append(f"{r.name}: alpha's Spaces key may not reach prod's bucket(s) {', '.join(prod)}")
-    return out
+    return out + _off_limits(r, s)
+
+
+def prod_stays_out_of_alpha(r: Res, s: Stack) -> list[str]:
+    return _off_limits(r, s) if s.environment == "prod" else []
 
 
 def firewalls_open_only_declared_ports(r: Res, s: Stack) -> list[str]:
@@ -125,9 +177,10 @@ def firewalls_open_only_declared_ports(r: Res, s: Stack) -> list[str]:
     return out
 
 
-def facts(pulumi_config: dict[str, str], prod_stack: dict) -> Stack:
-    """What the rules need, from the stack's config as the engine hands it to a policy pack
-    ($PULUMI_CONFIG: "project:key" -> value, structured values JSON-encoded) and prod's stack file."""
+def facts(pulumi_config: dict[str, str], stack: str | None = None) -> Stack:
+    """What the rules need, from the stack's name ($PULUMI_STACK, maybe `org/project/name`), its
+    config as the engine hands it to a policy pack ($PULUMI_CONFIG: "project:key" -> value,
+    structured values JSON-encoded) and the other stack's committed file (components/boundary.py)."""
     cfg = {}
     for key, value in pulumi_config.items():
         if key.startswith(PROJECT + ":"):
@@ -135,39 +188,84 @@ def facts(pulumi_config: dict[str, str], prod_stack: dict) -> Stack:
                 cfg[key[len(PROJECT) + 1 :]] = json.loads(value)
             except (TypeError, ValueError):
                 cfg[key[len(PROJECT) + 1 :]] = value
-    zone = cfg.get("domain") or "social.coop"
+    said = str(cfg.get("environment", ""))
+    env = stack.rsplit("/", 1)[-1] if stack else said
+    problem = None
+    if env not in boundary.STACKS:
+        problem = f"the stacks are {' and '.join(boundary.STACKS)} ({boundary.HERE}), not {env!r}"
+    elif said != env:
+        problem = f"this is the {env} stack, but its config says environment: {said!r}"
     ports = set()
-    for host in (cfg.get("hosts") or {}).values():
-        if int(host.get("ssh_port", 22)) != 22:
-            ports.add(("tcp", int(host["ssh_port"])))
-        for p in (host.get("hetzner_cloud") or {}).get("extra_ports") or []:
-            ports.add((p.get("protocol", "tcp"), int(p["port"])))
-    storage = ((prod_stack or {}).get("config") or {}).get(f"{PROJECT}:storage") or {}
+    for host in _mapping(cfg.get("hosts")).values():
+        host = _mapping(host)
+        if _port(host.get("ssh_port", 22)) not in (None, 22):
+            ports.add(("tcp", _port(host["ssh_port"])))
+        for p in _mapping(host.get("hetzner_cloud")).get("extra_ports") or []:
+            if _port(_mapping(p).get("port")) is not None:
+                ports.add((p.get("protocol", "tcp"), _port(p["port"])))
+    unprotected = cfg.get("protect") not in (True, "true")
+    reason = cfg.get("decommission")
     return Stack(
-        environment=str(cfg.get("environment", "")),
-        zone=zone,
-        alpha_domain=f"alpha.{zone}",
-        prod_buckets=frozenset(storage.get("buckets") or {}),
+        environment=env,
+        theirs=boundary.claims(boundary.other(env)) if not problem else Claims(""),
         declared_ports=frozenset(ports),
+        decommission=str(reason) if env == "prod" and unprotected and reason else None,
+        problem=problem,
     )
 
 
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# name: (rule, description, enforcement level)
 RULES = {
+    "stack-is-prod-or-alpha": (
+        stack_is_prod_or_alpha,
+        "The stack is prod or alpha (components/boundary.py) and its config says so.",
+        "mandatory",
+    ),
     "prod-protects-stateful": (
         prod_protects_stateful,
-        "In prod, servers, primary IPs, records, buckets and keys are protected.",
+        "In prod, servers, primary IPs, volumes and their attachments, records, buckets and keys are "
+        "protected (unless a decommission says why).",
+        "mandatory",
     ),
     "prod-servers-ignore-rebuild-inputs": (
         prod_servers_ignore_rebuild_inputs,
-        "Prod servers ignore userData, sshKeys and image.",
+        "Prod servers ignore userData, sshKeys and image (unless a decommission says why).",
+        "mandatory",
     ),
-    "spaces-keys-never-full-access": (spaces_keys_never_full_access, "No Spaces key has full access."),
+    "prod-decommission-is-announced": (
+        prod_decommission_is_announced,
+        "While a decommission takes prod's protection off, each resource it leaves unguarded is named.",
+        "advisory",
+    ),
+    "spaces-keys-never-full-access": (
+        spaces_keys_never_full_access,
+        "No Spaces key has full access.",
+        "mandatory",
+    ),
     "alpha-stays-in-its-lane": (
         alpha_stays_in_its_lane,
-        "alpha declares nothing outside alpha.<zone>, none of prod's buckets, nothing protected.",
+        "alpha protects nothing and declares no name, bucket, host or machine of prod's (components/boundary.py).",
+        "mandatory",
+    ),
+    "prod-stays-out-of-alpha": (
+        prod_stays_out_of_alpha,
+        "prod declares no name, bucket, host or machine of alpha's (components/boundary.py).",
+        "mandatory",
     ),
     "firewalls-open-only-declared-ports": (
         firewalls_open_only_declared_ports,
         "Firewalls allow inbound only 22, 80, 443, ICMP and declared ports.",
+        "mandatory",
     ),
 }

@@ -30,7 +30,7 @@ def pulumi_mocks():
     """Pulumi's mock monitor with the plan tool's Mocks; fresh root stack per test."""
     mocks = plan_tool.make_mocks()
     settings.set_root_resource(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="prod", preview=False)
     return mocks
 
 

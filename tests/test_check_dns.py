@@ -9,7 +9,7 @@ import checkdmarc.utils
 import dns.nameserver
 import pytest
 
-from components import spf_lookups
+from components import boundary, spf_lookups
 from components.config import REPO_ROOT
 from tests.conftest import key
 from tests.dns_server import planned_address, social_coop_zone
@@ -87,8 +87,10 @@ def test_it_needs_to_be_told_where_to_ask(capsys):
     assert "--live (public DNS) or --nameserver" in capsys.readouterr().err
 
 
-def test_a_server_that_does_not_serve_the_zone_is_an_error_not_a_pass(capsys, dns_server, write_stack):
-    path = write_stack("alpha", lambda c: c.update({key("domain"): "social.invalid"}))
+def test_a_server_that_does_not_serve_the_zone_is_an_error_not_a_pass(capsys, dns_server, monkeypatch):
+    monkeypatch.setattr(boundary, "ZONE", "social.invalid")  # a zone the server doesn't serve
+    monkeypatch.setattr(boundary, "ALPHA_DOMAIN", "alpha.social.invalid")
+    path = REPO_ROOT / "Pulumi.alpha.yaml"
     rc = check_dns.main(
         ["alpha", "--config", str(path), "--nameserver", "127.0.0.1", "--port", str(dns_server.port)]
     )

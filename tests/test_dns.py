@@ -466,7 +466,7 @@ OWNERSHIP = [
         add("www", {"type": "CNAME", "host": "alpha"}),
         "dns.records.www[0]",
         "www.social.coop",
-        "the alpha stack may only declare names at or under alpha.social.coop (dns.owned_subdomain)",
+        "the alpha stack owns only alpha.social.coop and names under it (components/boundary.py)",
     ),
     (
         "alpha generates a mail record outside its subdomain",
@@ -474,7 +474,7 @@ OWNERSHIP = [
         lambda c: c[key("mail")]["no_mail"].append("beta"),
         "mail.no_mail[1]",
         "beta.social.coop",
-        "may only declare names at or under alpha.social.coop",
+        "the alpha stack owns only alpha.social.coop",
     ),
     (
         "alpha's CAA would be at the apex",
@@ -482,7 +482,7 @@ OWNERSHIP = [
         lambda c: c[key("mail")].update(caa={"iodef": "mailto:tech@social.coop"}),
         "mail.caa",
         "social.coop",
-        "may only declare names at or under alpha.social.coop",
+        "the alpha stack owns only alpha.social.coop",
     ),
     (
         "prod declares alpha",
@@ -490,7 +490,7 @@ OWNERSHIP = [
         add("alpha", {"type": "A", "host": "pando"}),
         "dns.records.alpha[0]",
         "alpha.social.coop",
-        "names at or under alpha.social.coop belong to the alpha stack (dns.reserved_subdomains)",
+        "alpha.social.coop and the names under it are the alpha stack's (components/boundary.py)",
     ),
     (
         "prod declares a name under alpha",
@@ -498,7 +498,7 @@ OWNERSHIP = [
         add("files.alpha", {"type": "CNAME", "value": "example.org"}),
         "dns.records.files.alpha[0]",
         "files.alpha.social.coop",
-        "belong to the alpha stack",
+        "are the alpha stack's",
     ),
     (
         "prod generates a mail record under alpha",
@@ -506,7 +506,7 @@ OWNERSHIP = [
         lambda c: c[key("mail")].update(dmarc=[*c[key("mail")]["dmarc"], {"name": "alpha", "p": "reject"}]),
         "mail.dmarc[1]",
         "_dmarc.alpha.social.coop",
-        "belong to the alpha stack",
+        "are the alpha stack's",
     ),
 ]
 

@@ -660,3 +660,80 @@ def test_installer_passes_shellcheck():
         ["shellcheck", "-s", "sh", str(INSTALLER)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout
+
+
+# --------------------------------------------------------------------------- the policy pack everywhere
+
+# The pulumi commands that change a stack or show what would change. pulumi 3.260 takes
+# --policy-pack on preview, up and watch only (pkg/cmd/pulumi/operations/{preview,up,watch}.go);
+# destroy, refresh and import have no such flag (tests/engine/test_policy_engine.py asks the CLI).
+PULUMI_OPERATION = re.compile(r"\bpulumi\s+(up|preview|watch|update|destroy|refresh|import)\b")
+TAKES_POLICY_PACK = {"up", "preview", "watch", "update"}
+
+
+def policy_gaps(doc: dict) -> list[str]:
+    """Every pulumi operation in a job without the policy pack: on the command itself where the
+    CLI takes it, else a policy preview and the pack's check of the state earlier in the job."""
+    gaps = []
+    for name in jobs(doc):
+        spec = job(name, doc)
+        before: list[str] = []
+        for line in lines(spec.get("before_script")) + lines(spec.get("script")):
+            found = PULUMI_OPERATION.search(line)
+            if found and found.group(1) in TAKES_POLICY_PACK:
+                if "--policy-pack policy" not in line:
+                    gaps.append(f"{name}: {line}")
+            elif found:
+                stack = re.search(r"--stack (\S+)", line)
+                stack = stack.group(1) if stack else "?"
+                previewed = any(
+                    re.search(r"\bpulumi preview\b", b)
+                    and "--policy-pack policy" in b
+                    and f"--stack {stack}" in b
+                    for b in before
+                )
+                checked = any(
+                    f"pulumi stack export --show-secrets --stack {stack} | .venv/bin/python -m tools.policy_state {stack}"
+                    in b
+                    for b in before
+                )
+                if "--policy-pack" in line or not (previewed and checked):
+                    gaps.append(f"{name}: {line}")
+            before.append(line)
+    return gaps
+
+
+def test_every_pulumi_operation_runs_the_policy_pack():
+    operations = [
+        (name, m.group(1))
+        for name in jobs()
+        for line in lines(job(name).get("script"))
+        if (m := PULUMI_OPERATION.search(line))
+    ]
+    assert {op for _, op in operations} >= {"preview", "up", "destroy"}
+    assert policy_gaps(ci()) == []
+
+
+@pytest.mark.parametrize(
+    ("job_name", "edit"),
+    [
+        ("apply:prod", lambda s: s.replace(" --policy-pack policy", "")),
+        ("apply:alpha", lambda s: s.replace("--policy-pack policy", "--policy-pack other")),
+        ("destroy:alpha", lambda s: s.replace("pulumi preview", "pulumi version")),
+        ("destroy:alpha", lambda s: s.replace("tools.policy_state", "tools.plan")),
+        ("destroy:alpha", lambda s: s.replace("--stack alpha", "--policy-pack policy --stack alpha")),
+        ("drift:prod", lambda s: s.replace(" --policy-pack policy", "")),
+    ],
+)
+def test_the_policy_check_catches_an_operation_without_the_pack(job_name, edit):
+    doc = copy.deepcopy(ci())
+    own = doc[job_name] if "script" in doc[job_name] else doc[doc[job_name]["extends"]]
+    own["script"] = [edit(line) for line in lines(own["script"])]
+    assert policy_gaps(ci()) == [] and policy_gaps(doc), job_name
+
+
+def test_a_new_job_with_a_pulumi_operation_needs_the_pack_too():
+    doc = copy.deepcopy(ci())
+    doc["refresh:prod"] = {"stage": "apply", "script": ["pulumi refresh --yes --stack prod"]}
+    doc["up-too"] = {"stage": "apply", "before_script": ["pulumi up --yes --stack prod"], "script": ["true"]}
+    assert [g.split(":")[0] for g in policy_gaps(doc)] == ["refresh", "up-too"]  # and nothing else

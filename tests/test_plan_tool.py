@@ -20,6 +20,7 @@ import yaml
 
 from components import config
 from components.config import PROJECT, REPO_ROOT, ConfigError
+from components.models.stack import PROVIDER_SETTINGS
 from tests.conftest import key, stack_doc
 from tools import plan as plan_tool
 
@@ -27,6 +28,7 @@ VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 OPTION_KEYS = {"protect", "retain_on_delete", "import", "ignore_changes", "delete_before_replace"}
 CIPHERTEXT = "v1:AAAAfakeCiphertextNotReal000="
+OWN_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO5X2IuPQJRQh3FXrplw8rS1mbNfeNY1ytSa3B9bFPNC"  # fake
 MARKER = "outside-file-marker"  # a TXT value only the file outside the repo has
 HEADER = re.compile(
     r"^Stack (?P<stack>\S+) \((?P<source>.+)\): (?P<n>\d+) resources, (?P<imports>\d+) to import, "
@@ -199,15 +201,16 @@ def test_stack_file_shape(tmp_path, change, message):
     assert str(info.value).startswith(f"{path}: {message}")
 
 
-def test_provider_namespaces_and_nulls(plan):
-    """Provider settings pass through (masked); `key:` with no value is simply absent."""
+def test_provider_namespaces_and_nulls(plan, monkeypatch):
+    """An allowed provider setting passes through (masked); `key:` with no value is simply absent."""
+    monkeypatch.setitem(PROVIDER_SETTINGS, "hcloud:pollInterval", "a test's reason")
 
     def change(c):
-        c["hcloud:endpoint"] = {"secure": CIPHERTEXT}
+        c["hcloud:pollInterval"] = {"secure": CIPHERTEXT}
         c[key("migration")] = None
 
     result = plan("alpha", change)
-    assert result.stack.other == {"hcloud:endpoint": "[secret]"}
+    assert result.stack.other == {"hcloud:pollInterval": "[secret]"}
     assert key("migration") not in result.stack.pulumi_config()
 
 
@@ -217,7 +220,14 @@ def test_provider_namespaces_and_nulls(plan):
 def test_secure_values_plan_as_secret(capsys, write_stack):
     def change(c):
         c[key("bootstrap_ssh_key")] = {"secure": CIPHERTEXT}
-        c[key("hosts")]["alpha"]["vps"]["bootstrap"] = True
+        # a machine of alpha's own: prod's (pando) is never alpha's to bootstrap
+        own = {
+            "ipv4": "192.0.2.44",
+            "ipv6": "2001:db8:44::2",
+            "ssh_host_key": OWN_HOST_KEY,
+            "bootstrap": True,
+        }
+        c[key("hosts")]["alpha"]["vps"].update(own)
 
     path = str(write_stack("alpha", change))
     stack = plan_tool.read_stack("alpha", path)
@@ -232,17 +242,16 @@ def test_project_defaults_come_from_pulumi_yaml():
     declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
     expected = {k.removeprefix(f"{PROJECT}:"): v["default"] for k, v in declared.items() if "default" in v}
     assert plan_tool.project_defaults() == expected
-    assert expected["domain"] == "social.coop"
+    assert expected["instance_domain"] == ""  # not set: from the environment
 
 
 def test_stack_values_override_defaults(tmp_path):
-    assert key("domain") not in stack_doc("prod")["config"]
-    assert plan_tool.read_stack("prod").values["domain"] == "social.coop"
+    assert key("instance_domain") not in stack_doc("prod")["config"]
+    assert plan_tool.read_stack("prod").values["instance_domain"] == ""
     doc = stack_doc("prod")
-    doc["config"][key("domain")] = "example.coop"
-    assert (
-        plan_tool.read_stack("prod", str(write(tmp_path / "p.yaml", doc))).values["domain"] == "example.coop"
-    )
+    doc["config"][key("instance_domain")] = "social.coop"
+    path = str(write(tmp_path / "p.yaml", doc))
+    assert plan_tool.read_stack("prod", path).values["instance_domain"] == "social.coop"
 
 
 # --------------------------------------------------------------------------- Pulumi.yaml

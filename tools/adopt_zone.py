@@ -32,7 +32,7 @@ import dns.rdatatype
 import dns.zone
 import yaml
 
-from components import mail_auth
+from components import boundary, mail_auth
 from components.config import parse
 from components.dns_records import (
     CAA_VALUE,
@@ -40,7 +40,6 @@ from components.dns_records import (
     PROXIABLE,
     TXT_TEXT,
     ResolvedRecord,
-    at_or_under,
     fqdn,
     mail_records,
     relative,
@@ -178,12 +177,9 @@ def skip_reason(r: ZoneRecord, cfg: StackConfig) -> str | None:
         return "the zone's SOA belongs to the DNS host (Cloudflare)"
     if r.type == "NS" and r.name == "@":
         return "the apex NS records are Cloudflare's own name servers"
-    owned, reserved = cfg.dns.owned_subdomain, cfg.dns.reserved_subdomains
-    if owned is not None and not at_or_under(r.name, owned):
-        return f"not the {cfg.environment} stack's: it only declares names at or under {owned} (dns.owned_subdomain)"
-    for sub in reserved:
-        if at_or_under(r.name, sub):
-            return "belongs to the alpha stack (dns.reserved_subdomains): adopt it with --stack alpha"
+    owner = boundary.name_owner(fqdn(r.name, cfg.domain))
+    if owner != cfg.environment:
+        return f"not the {cfg.environment} stack's: the {owner} stack's ({boundary.HERE}); adopt it with --stack {owner}"
     if r.type not in RECORD_TYPES:
         return (
             f"type {r.type} is not supported (the program manages {', '.join(RECORD_TYPES)}); "

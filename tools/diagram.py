@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from components import dns_records
+from components import boundary, dns_records
 from components.models.stack import StackConfig
 from components.storage_settings import DUMP_ROLES
 from tools.plan import cli_stack
@@ -111,7 +111,7 @@ def render_mermaid(cfg: StackConfig) -> str:
         out.append(
             f"  {key}{{{{{_label(f'{env} stack Spaces key', 'read/write on its own buckets only')}}}}}"
         )
-        other_reach = ", ".join(cfg.storage.other_stack_buckets) or "its own buckets"
+        other_reach = ", ".join(sorted(boundary.claims(OTHER_STACK[env]).buckets)) or "its own buckets"
         out.append(
             f"  {other}{{{{{_label(f'{OTHER_STACK[env]} stack Spaces key', f'reaches only {other_reach}')}}}}}"
         )

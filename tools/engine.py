@@ -1,6 +1,6 @@
 """Run the real Pulumi engine on a stack, offline and throwaway: `make preview STACK=alpha`.
 
-    python -m tools.engine preview alpha [--json] [--policy-pack policy] [--stack-file F]
+    python -m tools.engine preview alpha [--json] [--stack-file F]
 
 What it sets up, each time from nothing (docs/engine.md):
 - the `pulumi` CLI from `make engine` (.engine/bin), or the one named by $PULUMI_CLI;
@@ -18,6 +18,8 @@ Resource plugins come from .engine/bin (`pulumi-resource-NAME`) or the user's ow
 ~/.pulumi/plugins (official plugins: `pulumi plugin install resource NAME VERSION --exact`).
 A missing one stops the run before the engine starts, saying which and why.
 `--plugins DIR` takes them from DIR instead (the real-engine tests use it for their stand-in).
+
+The policy pack in policy/ runs with every preview (`--policy-pack DIR` for another one), as in CI.
 
 --json prints one JSON document built from the engine's own event stream: every step (op, type,
 name, urn), every diagnostic (severity, message), every policy violation, the change summary and,
@@ -39,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "socialcoop-infra"
 POLICY_SHIM = REPO / "engine" / "pulumi-analyzer-policy-python"  # our shim (docs/engine.md)
+POLICY_PACK = REPO / "policy"
 SDK_PACKAGES = ("pulumi_hcloud", "pulumi_cloudflare", "pulumi_digitalocean", "pulumi_command")
 
 # Shapes the providers check before any API call (docs/engine.md). Obviously fake.
@@ -235,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("preview", help="a real `pulumi preview --diff` of a stack, throwaway and offline")
     p.add_argument("stack", choices=["alpha", "prod"])
     p.add_argument("--stack-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml")
-    p.add_argument("--policy-pack", type=Path, help="policy pack folder (make preview passes policy/)")
+    p.add_argument(
+        "--policy-pack", type=Path, default=POLICY_PACK, help="policy pack folder (default: %(default)s)"
+    )
+    # tests only: a preview without the pack (the real CLI's own checks, test programs)
+    p.add_argument(
+        "--no-policy-pack", action="store_const", const=None, dest="policy_pack", help=argparse.SUPPRESS
+    )
     p.add_argument("--plugins", type=Path, help="folder holding pulumi-resource-NAME executables")
     # tests only: another Pulumi.yaml, another program (tests/engine/programs/)
     p.add_argument("--project-file", type=Path, help=argparse.SUPPRESS)

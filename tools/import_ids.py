@@ -37,7 +37,8 @@ import dns.exception
 import dns.rdata
 import yaml
 
-from components.dns_records import CAA_VALUE, ResolvedRecord, at_or_under, fqdn, relative, resolve
+from components import boundary
+from components.dns_records import CAA_VALUE, ResolvedRecord, fqdn, relative, resolve
 from components.errors import PROJECT, REPO_ROOT
 from components.models.stack import StackConfig
 from tools import safe_http
@@ -321,10 +322,8 @@ def _unclaimed(rec: dict, cfg: StackConfig, missed: dict[tuple[str, str], str]) 
     if place in missed:
         return f"{shown}: same name and type as {missed[place]}, which was not matched (see above)"
     name = relative(str(rec.get("name") or ""), cfg.domain)
-    if name is not None and any(at_or_under(name, sub) for sub in cfg.dns.reserved_subdomains):
-        return f"{shown}: the alpha stack's (dns.reserved_subdomains)"
-    if name is not None and cfg.dns.owned_subdomain and not at_or_under(name, cfg.dns.owned_subdomain):
-        return f"{shown}: not the {cfg.environment} stack's"
+    if name is not None and boundary.name_owner(fqdn(name, cfg.domain)) != cfg.environment:
+        return f"{shown}: the {boundary.other(cfg.environment)} stack's ({boundary.HERE})"
     return f"{shown}: in Cloudflare but not in this stack; left alone (to manage it, add it to dns.records)"
 
 

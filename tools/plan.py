@@ -32,12 +32,12 @@ from components import mail_auth, safe_yaml, spf_lookups
 from components.config import check_provider_keys, parse
 from components.dns_records import fqdn
 from components.errors import PROJECT, REPO_ROOT, ConfigError
-from components.models.stack import StackConfig
+from components.models.stack import PROVIDER_NAMESPACES, PROVIDER_SETTINGS, StackConfig
 from tools import resolver
 
 SECRET = "[secret]"
-# Config namespaces besides the project's that a stack file may set (provider settings).
-OTHER_NAMESPACES = ("hcloud", "cloudflare", "digitalocean", "command", "pulumi")
+# Config namespaces besides the project's: provider settings (only those PROVIDER_SETTINGS allows).
+OTHER_NAMESPACES = PROVIDER_NAMESPACES
 
 
 # --------------------------------------------------------------------------- stack config
@@ -51,7 +51,7 @@ class StackFile:
     source: str  # shown in messages
     values: dict[str, Any]  # key without namespace -> decoded value
     secret_keys: frozenset[str]
-    other: dict[str, Any]  # other namespaces (provider config), for completeness
+    other: dict[str, Any]  # other namespaces: the provider settings PROVIDER_SETTINGS allows
 
     def pulumi_config(self) -> dict[str, str]:
         """The flat ``namespace:key -> string`` map the Pulumi engine passes to programs."""
@@ -398,6 +398,10 @@ def render_tree(plan: Plan) -> str:
         f"{imports} to import, {len(custom) - imports} to create, {protected} protected",
         "",
     ]
+    if plan.stack.other:  # allowed provider settings, never silent (components/models/stack.py)
+        lines.append("Provider settings from the stack file:")
+        lines += [f"  {k} = {v}  ({PROVIDER_SETTINGS.get(k, '')})" for k, v in plan.stack.other.items()]
+        lines.append("")
 
     def walk(parent: str | None, prefix: str) -> None:
         kids = children.get(parent, [])

@@ -30,8 +30,12 @@ loader's: run `python -m tools.plan <stack>` before committing.
   `{}`) means "not set".
 - `Pulumi.prod.yaml` and `Pulumi.alpha.yaml` hold the **values**. Every key is written with
   the project's namespace: `socialcoop-infra:hosts`, never a bare `hosts` (Pulumi refuses that).
-  Other namespaces are only for provider settings (`hcloud:`, `cloudflare:`, `digitalocean:`,
-  `command:`, `pulumi:`).
+  A stack file holds no provider settings (`hcloud:`, `cloudflare:`, `digitalocean:`, `command:`,
+  `pulumi:` keys): an endpoint such as `hcloud:endpoint` or `cloudflare:baseUrl` would send the
+  stack's token to another host, unseen in the plan. The plan and the program refuse every one
+  (under `pulumi preview`/`up` also any key of another namespace, from the stack file or from
+  `$PULUMI_CONFIG`); the allowlist `PROVIDER_SETTINGS` in `components/models/stack.py` is empty,
+  and a setting added there, with its reason, is shown at the top of every offline plan.
 - Check a change before committing it: `python -m tools.plan alpha` (or
   `python -m tools.plan prod --config /path/to/Pulumi.prod.yaml` for a file outside the repo).
 
@@ -62,9 +66,9 @@ Rules that hold everywhere:
   ("expected a whole number"). Run `python -m tools.plan <stack>` first: it is the stricter
   reader, and shows the line.
 - **The two stacks stay apart**: the stack named `prod` reads a file with `environment: prod`
-  and `alpha` one with `environment: alpha`; alpha never protects or imports anything
-  (`import`, `hcloud_import`, `import_id`, `dns.imports` are prod's) and owns only
-  `alpha.<domain>` and below.
+  and `alpha` one with `environment: alpha` (no other stack runs); alpha never protects or
+  imports anything (`import`, `hcloud_import`, `import_id`, `dns.imports` are prod's).
+  See "The boundary between the stacks" below.
 - **Provider credentials never go in a stack file** (`hcloud:token`, `cloudflare:apiToken`,
   `digitalocean:token`, `digitalocean:spacesSecretKey`...), not even encrypted: export them from
   `pass` before running pulumi (README, [ci.md](ci.md)). The error says which command.
@@ -90,4 +94,28 @@ Rules that hold everywhere:
 - TTLs are `1` (Cloudflare's "automatic") or 60 to 86400 seconds.
 - Provider-specific choices (Hetzner server types and locations, Spaces regions) are data, in
   `data/providers.yaml`: add a new one there.
+
+## The boundary between the stacks
+
+What each stack owns is **not in a stack file**: no edit of `Pulumi.alpha.yaml` or
+`Pulumi.prod.yaml` alone can move it. It is fixed in one place, `components/boundary.py`, which
+the loader and the policy pack (`policy/`) both read:
+
+- the zone, `social.coop`, and the two stacks, `prod` and `alpha`;
+- **DNS and host names**: alpha owns `alpha.social.coop` and every name under it, prod the rest.
+  Every name a stack gives counts: records (the generated mail records too), each host's `fqdn`
+  (which is also its reverse DNS), `instance_domain`, a bucket's `alias_host`;
+- **buckets**: alpha's bucket names start with `alpha-`, prod's never do;
+- and, read from **the other stack's committed file** (the one at the repository's root, also
+  when you plan a file elsewhere with `--config`): a stack may not declare a bucket or a host
+  name (`hosts.<name>`, which also names the Hetzner server, firewall and addresses) that the
+  other file declares, nor give a name it gives, nor **bootstrap** (`vps.bootstrap: true`) a
+  machine it declares, by address or by SSH host key. A machine both files declare is prod's:
+  alpha runs on pando and points its names at pando's addresses, but never bootstraps it.
+
+The keys that used to hold the boundary, `domain`, `dns.owned_subdomain`,
+`dns.reserved_subdomains` and `storage.other_stack_buckets`, are refused ("no longer read").
+To change the boundary on purpose (another zone, a second alpha subdomain, another prefix), change
+`components/boundary.py` in a merge request of its own: the reviewer sees it in the diff, the
+offline plans of both stacks in the same pipeline show what it moves ([ci.md](ci.md)).
 """

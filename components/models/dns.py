@@ -149,16 +149,6 @@ class Dns(Model):
         alias="records",
         description="`<name>: [record, ...]` (one record may be written without the list)",
     )
-    owned_subdomain: Label() | None = Field(
-        None,
-        description="the stack may only declare names at or under this subdomain; alpha's must be `alpha`, prod has none",
-        json_schema_extra={"x-default": "`alpha` in alpha, none in prod"},
-    )
-    reserved_subdomains: Items(Label()) = Field(
-        (),
-        description="names at or under these belong to another stack; prod's must include `alpha`",
-        json_schema_extra={"x-default": "`[alpha]` in prod, `[]` in alpha"},
-    )
     # Import IDs by logical key (the plan's `social-coop-<key>`), for any record, generated
     # mail records included; dns_records.check() matches the keys.
     imports: dict[str, ImportId] = Field(

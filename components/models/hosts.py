@@ -209,9 +209,10 @@ class Host(Named):
         },
     )
     fqdn: HostName("expected a fully qualified host name, e.g. rhizome.social.coop") = Field(
-        "",  # not set: <name>.<domain> (StackConfig._defaults)
-        description="the host's full name, e.g. `rhizome.social.coop`",
-        json_schema_extra={"x-default": "`<name>.<domain>`"},
+        "",  # not set: <name>.<zone> (StackConfig._defaults)
+        description="the host's full name, e.g. `rhizome.social.coop`; alpha's at or under "
+        "`alpha.social.coop`, prod's not (components/boundary.py)",
+        json_schema_extra={"x-default": "`<name>.social.coop`"},
     )
     ssh_port: Whole(1, 65535) = Field(
         22, description="1 to 65535, not 80 or 443 (HTTP and HTTPS are always open for the web server)"

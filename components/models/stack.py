@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from components import boundary
 from components.errors import PROJECT, REPO_ROOT, Secret
 from components.models.common import (
     Bool,
@@ -49,6 +50,13 @@ PROVIDER_CREDENTIALS = {
     "digitalocean:spacesAccessId": "SPACES_ACCESS_KEY_ID=$(pass show social.coop/digitalocean/spaces-key-id)",
     "digitalocean:spacesSecretKey": "SPACES_SECRET_ACCESS_KEY=$(pass show social.coop/digitalocean/spaces-secret)",
 }
+# Provider settings a stack file may hold, each with the reason it is needed. None is: the
+# providers' defaults are right, and the credentials come from the environment. Every other
+# provider setting is refused, by the plan and under `pulumi preview`/`up` alike: an endpoint
+# (`hcloud:endpoint`, `cloudflare:baseUrl`, `digitalocean:apiEndpoint`, `digitalocean:spacesEndpoint`)
+# would send the stack's token to another host, and no resource in the plan would show it.
+# An entry added here is shown at the top of every offline plan.
+PROVIDER_SETTINGS: dict[str, str] = {}
 
 
 class Secure(Model):
@@ -215,17 +223,14 @@ class StackConfig(Model):
     from these fields (``python -m tools.schema --write``): type, default, description."""
 
     environment: Choice(("prod", "alpha")) = Field(
-        description="`prod` or `alpha`. prod adopts what exists and protects it; alpha is disposable and "
-        "may only touch names under `alpha.`"
-    )
-    domain: HostName("a domain name like social.coop") = Field(
-        "social.coop", description="the Cloudflare zone both stacks write into"
+        description="`prod` or `alpha`, the stack's name. prod adopts what exists and protects it; alpha "
+        "is disposable. What each owns is fixed in `components/boundary.py`, not in a stack file"
     )
     instance_domain: HostName("a domain name like alpha.social.coop") = Field(
         "",  # not set: from environment and domain (_defaults)
         description="the Mastodon instance's domain (`LOCAL_DOMAIN`); alpha's must be at or under "
-        "`alpha.<domain>`, prod's must not",
-        json_schema_extra={"x-default": "`domain` in prod, `alpha.<domain>` in alpha"},
+        f"`{boundary.ALPHA_DOMAIN}`, prod's must not",
+        json_schema_extra={"x-default": f"`{boundary.ZONE}` in prod, `{boundary.ALPHA_DOMAIN}` in alpha"},
     )
     protect: Bool = Field(
         False,
@@ -279,28 +284,18 @@ class StackConfig(Model):
     @classmethod
     def _defaults(cls, data: Any) -> Any:
         """Defaults that depend on other keys: the instance's domain, each host's full name,
-        the DNS names each stack owns, each bucket's CORS origin."""
-        if not isinstance(data, dict) or data.get("environment") not in ("prod", "alpha"):
+        each bucket's CORS origin. The zone and alpha's part of it: components/boundary.py."""
+        if not isinstance(data, dict) or data.get("environment") not in boundary.STACKS:
             return data
         data, prod = dict(data), data["environment"] == "prod"
-        domain = data.get("domain") or cls.model_fields["domain"].default
-        if not isinstance(domain, str):
-            return data
-        data.setdefault("instance_domain", domain if prod else f"alpha.{domain}")
+        data.setdefault("instance_domain", boundary.ZONE if prod else boundary.ALPHA_DOMAIN)
         if isinstance(data.get("hosts"), dict):
             data["hosts"] = {
-                name: {"fqdn": f"{name}.{domain}", **h}
+                name: {"fqdn": f"{name}.{boundary.ZONE}", **h}
                 if isinstance(h, dict) and h.get("fqdn") is None
                 else h
                 for name, h in data["hosts"].items()
             }
-        dns = data.get("dns")
-        if isinstance(dns, dict):
-            owned = {
-                "owned_subdomain": None if prod else "alpha",
-                "reserved_subdomains": ["alpha"] if prod else [],
-            }
-            data["dns"] = {**dns, **{k: v for k, v in owned.items() if dns.get(k) is None}}
         storage = data.get("storage")
         if isinstance(storage, dict) and isinstance(storage.get("buckets"), dict):
             origin = [f"https://{data['instance_domain']}"]
@@ -325,12 +320,22 @@ class StackConfig(Model):
         return self
 
     @property
+    def domain(self) -> str:
+        """The zone (components/boundary.py: no stack file sets it)."""
+        return boundary.ZONE
+
+    @property
     def source(self) -> str:
         """The stack file, for messages."""
         return self._private("_source")
 
 
 TOP_LEVEL_KEYS = tuple(StackConfig.model_fields)
+# Keys that used to set the boundary between the stacks from the file it guards.
+RETIRED = {
+    key: f"no longer read: the boundary between the stacks is in {boundary.HERE}; remove it"
+    for key in ("domain", "dns.owned_subdomain", "dns.reserved_subdomains", "storage.other_stack_buckets")
+}
 
 
 def _closed(schema: Any) -> Any:
@@ -352,6 +357,8 @@ def stack_file_schema() -> dict[str, Any]:
     props = {f"{PROJECT}:{k}": v for k, v in values["properties"].items()}
     for key in PROVIDER_CREDENTIALS:  # never in a stack file: export them from pass
         props[key] = False
+    for key, why in PROVIDER_SETTINGS.items():  # the only provider settings a stack file may hold
+        props[key] = {"description": why}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "socialcoop-infra stack file (Pulumi.<stack>.yaml)",
@@ -362,7 +369,6 @@ def stack_file_schema() -> dict[str, Any]:
                 "type": "object",
                 "properties": props,
                 "required": [f"{PROJECT}:{k}" for k in values["required"]],
-                "patternProperties": {f"^({'|'.join(PROVIDER_NAMESPACES)}):": {}},
                 "additionalProperties": False,
             },
             "secretsprovider": {"type": "string"},

@@ -142,11 +142,9 @@ class Storage(Model):
     region: Choice(REGIONS) = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
     buckets: dict[Passing(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
         description="buckets by name (`storage.buckets.<name>`): 3 to 63 lowercase letters, digits and single "
-        "hyphens, not shaped like an IP address",
+        "hyphens, not shaped like an IP address; alpha's start with `alpha-`, prod's don't, and neither "
+        "stack's file may name a bucket the other's declares (components/boundary.py)",
         json_schema_extra={"x-default": "required, at least one"},
-    )
-    other_stack_buckets: Items(Pattern(BUCKET_NAME)) = Field(
-        (), description="the other stack's bucket names: this stack may never declare them"
     )
 
     @model_validator(mode="before")
@@ -171,12 +169,6 @@ class Storage(Model):
             b.named(name)
             if b.import_id and b.import_id != f"{b.region},{name}":
                 raise Refused(f"must be {b.region},{name}", f"buckets.{name}.import", b.import_id)
-            if name in self.other_stack_buckets:
-                raise Refused(
-                    "this name belongs to another stack (other_stack_buckets); pick another",
-                    f"buckets.{name}",
-                    name,
-                )
         for what, rule in (
             ("mastodon", "mastodon: true"),
             ("backups_prefix", "backups_prefix: the dump timers write to one place"),

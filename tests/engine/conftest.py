@@ -18,7 +18,7 @@ from tests.engine.standin_provider import install_launchers
 from tools.engine import REPO, required_plugins
 
 pytestmark = pytest.mark.engine
-CLI = REPO / ".engine" / "bin" / "pulumi"
+CLI = Path(os.environ.get("PULUMI_CLI") or REPO / ".engine" / "bin" / "pulumi")  # as tools.engine finds it
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +54,7 @@ def preview(standin_plugins, tmp_path):
             "--plugins",
             str(standin_plugins),
         ]
-        if policy:
-            cmd += ["--policy-pack", str(REPO / "policy")]
+        cmd += ["--policy-pack", str(REPO / "policy")] if policy else ["--no-policy-pack"]
         for flag, value in (
             ("--stack-file", stack_file),
             ("--program", program),

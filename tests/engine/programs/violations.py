@@ -10,6 +10,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_digitalocean as do
 import pulumi_hcloud as hcloud
+from pulumi_command import remote
 
 ZONE = "00000000000000000000000000000000"
 shape = os.environ["VIOLATION"]
@@ -32,7 +33,7 @@ elif shape == "ok-prod":
     record("social.coop", protected)
     server(pulumi.ResourceOptions(protect=True, ignore_changes=["userData", "sshKeys", "image"]))
 elif shape == "full-access-key":
-    do.SpacesKey("k", name="k", grants=[{"bucket": "", "permission": "fullaccess"}])
+    do.SpacesKey("k", name="socialcoop-infra-alpha", grants=[{"bucket": "", "permission": "fullaccess"}])
 elif shape == "alpha-owns-www":
     record("www.social.coop")
 elif shape == "alpha-prod-bucket":
@@ -43,9 +44,23 @@ elif shape == "firewall-mysql":
     hcloud.Firewall(
         "f", rules=[{"direction": "in", "protocol": "tcp", "port": "3306", "source_ips": ["0.0.0.0/0"]}]
     )
+elif shape == "alpha-bootstraps-pando":  # the address Pulumi.prod.yaml gives pando
+    conn = remote.ConnectionArgs(host="198.51.100.20", user="root", private_key="not-a-real-key")
+    remote.Command("bootstrap", connection=conn, create="true")
+elif shape == "alpha-server-named-hypha":
+    hcloud.Server("hypha", name="hypha", server_type="cx23", image="ubuntu-24.04", location="fsn1")
+elif shape == "alpha-rdns-on-prod-name":
+    hcloud.Rdns("ptr", primary_ip_id=1, ip_address="192.0.2.44", dns_ptr="rhizome.social.coop")
+elif shape == "prod-record-under-alpha":
+    record("mail.alpha.social.coop", protected)
+elif shape == "prod-bucket-of-alphas":
+    do.SpacesBucket("b", name="alpha-social-coop-media", region="ams3", opts=protected)
+elif shape == "prod-unprotected-volume":
+    hcloud.Volume("v", size=10, location="fsn1")
 elif shape == "ok-alpha":
     record("alpha.social.coop")
-    do.SpacesKey("k", name="k", grants=[{"bucket": "alpha-social-coop-media", "permission": "readwrite"}])
+    grants = [{"bucket": "alpha-social-coop-media", "permission": "readwrite"}]
+    do.SpacesKey("k", name="socialcoop-infra-alpha", grants=grants)
     hcloud.Firewall(
         "f",
         rules=[
