@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 from components import ansible_playbook
+from components.models import stack as stack_models
 from tests.conftest import key
 
 PLAYBOOK = "tests/target/playbook/site.yml"
@@ -40,7 +41,8 @@ def test_the_playbook_runs_on_the_generated_inventory_after_the_hosts(plan):
     assert env["SOCIALCOOP_EXTRA_VARS"] == '{"greeting": "hello"}'
 
 
-def test_it_reruns_when_inventory_or_playbook_inputs_change_and_only_then(plan, tmp_path):
+def test_it_reruns_when_inventory_or_playbook_inputs_change_and_only_then(plan, tmp_path, monkeypatch):
+    monkeypatch.setattr(stack_models, "REPO_ROOT", tmp_path)  # a playbook is a file inside the repository
     book = tmp_path / "book"
     shutil.copytree("tests/target/playbook", book)
     path = str(book / "site.yml")

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from components import values
 from components.models.common import (
+    MAX_NAME,
     Bool,
     Choice,
     Items,
@@ -19,7 +20,7 @@ from components.models.common import (
     Pattern,
     Refused,
     RelativeName,
-    Str,
+    Text,
     Whole,
 )
 
@@ -46,20 +47,29 @@ def _uri_problem(uri: str) -> str | None:
     return values.domain_problem(domain)
 
 
-Uris = Items(Pattern(URI, "a mailto: or https:// URI", problem=_uri_problem))
+MAX_URI = 255  # a report address: mailto: and an address of at most 254 (RFC 5321), or a short https URL
+Uris = Items(Pattern(URI, "a mailto: or https:// URI", problem=_uri_problem, max_length=MAX_URI))
 Policy = Choice(DMARC_POLICIES)
 
 
 class Sender(Named):
     mechanism: Pattern(
-        MECHANISM, "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:", problem=_mechanism_problem
-    ) = Field(description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`")
+        MECHANISM,
+        "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:",
+        problem=_mechanism_problem,
+        max_length=255,
+    ) = Field(
+        description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`; at most "
+        "255 characters (one TXT string)"
+    )
     lookups: Whole(0, 10) = Field(
         None,  # not set: 0 for ip4:/ip6: (_free), otherwise refused (_costs)
         description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
-    comment: Str = Field("", description="who this is and why they send")
+    comment: Text(200) | None = Field(
+        None, description="who this is and why they send: one line of at most 200 characters, for reviewers"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -100,8 +110,13 @@ class Dmarc(Model):
         json_schema_extra={"x-default": "none (same as `p`)"},
     )
     pct: Whole(0, 100) = Field(100, description="0 to 100")
-    rua: Uris = Field((), description="aggregate report addresses: `mailto:` or `https://` URIs")
-    ruf: Uris = Field((), description="failure report addresses: `mailto:` or `https://` URIs")
+    rua: Uris = Field(
+        (),
+        description="aggregate report addresses: `mailto:` or `https://` URIs, at most 255 characters each",
+    )
+    ruf: Uris = Field(
+        (), description="failure report addresses: `mailto:` or `https://` URIs, at most 255 characters each"
+    )
     adkim: Choice(("r", "s")) = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
     aspf: Choice(("r", "s")) = Field("r", description="SPF alignment: `r` or `s`")
 
@@ -111,18 +126,21 @@ class Dkim(Model):
     selector: Label("a selector label, e.g. k1") = Field(
         description="the selector label, e.g. `k1` (record at `k1._domainkey.mg`)"
     )
-    public_key: Pattern(re.compile(r"^[A-Za-z0-9+/]+={0,2}$"), "the base64 p= value of the DKIM key") = Field(
-        description="the base64 `p=` value, from the sender's settings"
+    public_key: Pattern(
+        re.compile(r"^[A-Za-z0-9+/]+={0,2}$"), "the base64 p= value of the DKIM key", max_length=4096
+    ) = Field(
+        description="the base64 `p=` value, from the sender's settings; the TXT record it makes holds at most "
+        "2048 characters (checked on the record)"
     )
     key_type: Choice(("rsa", "ed25519")) = Field("rsa", description="`rsa` or `ed25519`")
 
 
 class Caa(Model):
-    issuers: Items(Pattern(re.compile(r"^[a-z0-9.-]+$"), "a CA domain, e.g. letsencrypt.org")) = Field(
-        ("letsencrypt.org",), description="CA domains"
-    )
-    iodef: Pattern(URI, "a mailto: or https:// URI for reports") = Field(
-        description="where CAs report refused requests: `mailto:` or `https://` URI",
+    issuers: Items(
+        Pattern(re.compile(r"^[a-z0-9.-]+$"), "a CA domain, e.g. letsencrypt.org", max_length=MAX_NAME)
+    ) = Field(("letsencrypt.org",), description="CA domains")
+    iodef: Pattern(URI, "a mailto: or https:// URI for reports", max_length=MAX_URI) = Field(
+        description=f"where CAs report refused requests: `mailto:` or `https://` URI, at most {MAX_URI} characters",
         json_schema_extra={"x-default": "required in `caa`"},
     )
     wildcard: Bool = Field(
@@ -135,12 +153,16 @@ class MtaSts(Model):
         "testing", description="`testing`, `enforce`, `none`"
     )
     policy_id: Pattern(
-        re.compile(r"^[A-Za-z0-9]{1,32}$"), "1-32 letters and digits; change it when the policy changes"
+        re.compile(r"^[A-Za-z0-9]{1,32}$"),
+        "1-32 letters and digits; change it when the policy changes",
+        max_length=32,
     ) = Field(
         description="1 to 32 letters and digits; change it whenever the policy changes",
         json_schema_extra={"x-default": "required in `mta_sts`"},
     )
-    tlsrpt_rua: Uris = Field((), description="TLS report addresses: `mailto:` or `https://` URIs")
+    tlsrpt_rua: Uris = Field(
+        (), description="TLS report addresses: `mailto:` or `https://` URIs, at most 255 characters each"
+    )
 
 
 SenderName = Label("not a valid sender name")

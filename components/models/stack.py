@@ -6,9 +6,10 @@ rules (components/stack_rules.py)."""
 from __future__ import annotations
 
 import re
+import stat
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PlainValidator, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from components.errors import PROJECT, REPO_ROOT, Secret
 from components.models.common import (
@@ -20,7 +21,10 @@ from components.models.common import (
     Model,
     Pattern,
     Refused,
-    Str,
+    Text,
+    UserName,
+    canonical_name,
+    checked,
 )
 from components.models.dns import Dns, Ttl
 from components.models.hosts import Admin, Host, check_admins
@@ -44,7 +48,9 @@ PROVIDER_CREDENTIALS = {
 
 
 class Secure(Model):
-    secure: str = Field(description="Ciphertext written by `pulumi config set --secret`.")
+    secure: Annotated[str, StringConstraints(max_length=65536)] = Field(
+        description="Ciphertext written by `pulumi config set --secret`."
+    )
 
 
 def _secret(v: Any) -> Secret:
@@ -63,28 +69,43 @@ class Migration(Model):
     """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
 
     ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
-    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'")) = Field(
-        description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`"
+    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'", max_length=300)) = (
+        Field(description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`")
     )
+
+
+MAX_PATH = 1024
+
+
+def _playbook(v: Any) -> str:
+    """A regular file inside the repository, named by a path relative to it (or absolute,
+    inside it): never a directory, a device, a FIFO, /proc, or a symlink leading outside."""
+    allowed = "an existing playbook file: a regular file inside the repository, e.g. ansible/site.yml"
+    if not isinstance(v, str) or not v or len(v) > MAX_PATH or "\0" in v:
+        raise Refused(allowed)
+    try:
+        path = (REPO_ROOT / v).resolve(strict=True)
+        regular = path.is_relative_to(REPO_ROOT) and stat.S_ISREG(path.stat().st_mode)
+    except (OSError, RuntimeError):  # missing, a symlink loop, a name too long
+        regular = False
+    if not regular:
+        raise Refused(allowed)
+    return v
 
 
 class Ansible(Model):
     """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
 
-    playbook: Str = Field(description="playbook file, absolute or relative to the repository; must exist")
+    playbook: checked(str, _playbook, Annotated[str, StringConstraints(max_length=MAX_PATH)]) = Field(
+        description="the playbook: a regular file inside the repository (a path relative to it, or absolute "
+        f"inside it; symlinks may not lead out), at most {MAX_PATH} characters"
+    )
     extra_vars: dict[str, Any] = Field({}, description="passed as `--extra-vars` (JSON)")
-    user: Label("a user name") | None = Field(
+    user: UserName() | None = Field(
         None,
         description="`ansible_user` for every host",
         json_schema_extra={"x-default": "the operator's ssh configuration"},
     )
-
-    @field_validator("playbook")
-    @classmethod
-    def _exists(cls, playbook: str) -> str:
-        if not (REPO_ROOT / playbook).is_file():
-            raise Refused("an existing playbook file, absolute or relative to the repository")
-        return playbook
 
     @field_validator("extra_vars", mode="before")
     @classmethod
@@ -148,9 +169,10 @@ class StackConfig(Model):
         "`pulumi config set --secret bootstrap_ssh_key < key-file`",
         json_schema_extra={"x-default": "none; required when a host has `vps.bootstrap: true`"},
     )
-    decommission: Str | None = Field(
+    decommission: Text(200) | None = Field(
         None,
-        description="prod only, the explicit escape for a real decommission: one line saying why, which "
+        description="prod only, the explicit escape for a real decommission: one line (10 to 200 characters) "
+        "saying why, which "
         "allows `protect: false`. Every plan and preview then shows it (a warning and the `decommission` "
         "output); remove it with `protect: true` again. See the last example",
     )
@@ -170,10 +192,13 @@ class StackConfig(Model):
         if not isinstance(data, dict) or data.get("environment") not in ("prod", "alpha"):
             return data
         data, prod = dict(data), data["environment"] == "prod"
-        domain = data.get("domain") or cls.model_fields["domain"].default
+        domain = data.get("domain")
+        domain = cls.model_fields["domain"].default if domain is None else domain
         if not isinstance(domain, str):
             return data
-        data.setdefault("instance_domain", domain if prod else f"alpha.{domain}")
+        domain = canonical_name(domain)  # the names made from it are in the one form too
+        if data.get("instance_domain") is None:  # missing, or `instance_domain:` set to nothing
+            data["instance_domain"] = domain if prod else f"alpha.{domain}"
         if isinstance(data.get("hosts"), dict):
             data["hosts"] = {
                 name: {"fqdn": f"{name}.{domain}", **h}
@@ -190,7 +215,8 @@ class StackConfig(Model):
             data["dns"] = {**dns, **{k: v for k, v in owned.items() if dns.get(k) is None}}
         storage = data.get("storage")
         if isinstance(storage, dict) and isinstance(storage.get("buckets"), dict):
-            origin = [f"https://{data['instance_domain']}"]
+            instance = data["instance_domain"]
+            origin = [f"https://{canonical_name(instance) if isinstance(instance, str) else instance}"]
             buckets = {
                 name: {**b, "cors_origins": origin}
                 if isinstance(b, dict) and b.get("cors_origins") is None
