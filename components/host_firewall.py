@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.values import line_safe
+
+NFT_COMMENT_MAX = 128  # bytes: nftables refuses a longer rule comment
+
 ANY = ["0.0.0.0/0", "::/0"]
 
 
@@ -48,10 +52,13 @@ def inbound_rules(ssh_port: int = 22, extra_ports: Sequence = ()) -> list[dict]:
 
 
 def nft_rules(rules: Sequence[dict]) -> str:
-    """The accept rules of the nftables input chain, one per line (IPv4 and IPv6: table inet)."""
+    """The accept rules of the nftables input chain, one per line (IPv4 and IPv6: table inet).
+    A rule's description becomes its comment: one line, no `"` (nft has no escape for it)."""
     lines = []
     for r in rules:
-        comment = r["description"].replace('"', "'")
+        comment = line_safe(r["description"], "nftables rule comment").replace('"', "'")
+        if len(comment.encode()) > NFT_COMMENT_MAX:
+            raise ValueError(f"nftables rule comment over {NFT_COMMENT_MAX} bytes: {comment[:40]!r}...")
         if r["protocol"] == "icmp":
             lines.append(f'meta l4proto icmp accept comment "{comment}"')
             lines.append('meta l4proto icmpv6 accept comment "ICMPv6 (neighbour discovery, ping, path MTU)"')
