@@ -208,11 +208,6 @@ def _wire_fields(data: bytes, shape: tuple) -> list[bytes] | None:
     return out if at == len(data) else None
 
 
-def ssh_key_problem(line: str, types: tuple[str, ...]) -> str | None:
-    """The problem with a public key line, or None (see parse_ssh_key)."""
-    return parse_ssh_key(line, types)[1]
-
-
 def same_key(a: str, b: str) -> bool:
     """Two canonical key lines hold the same key (the comment does not count)."""
     return a.split(" ")[:2] == b.split(" ")[:2]

@@ -395,6 +395,13 @@ def test_f9_a_token_shows_at_most_a_short_prefix(config_error, token):
         assert token[4:12] not in shown, shown
 
 
+def test_f9_a_token_used_as_a_name_is_masked_in_the_path_too(config_error):
+    token = "3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b"
+    mutate = lambda c: c[key("dns")]["imports"].update({token: "0" * 32 + "/" + "0" * 32})  # noqa: E731
+    err = refused(config_error, "prod", mutate, f"dns.imports.{token}")
+    assert token[4:12] not in str(err)
+
+
 def test_f9_import_ids_are_not_secrets_and_are_shown(config_error):
     import_id = "00000000000000000000000000000000/" + "ab12" * 8
     mutate = lambda c: c[key("dns")]["imports"].update({"nowhere-a": import_id})  # noqa: E731
@@ -478,7 +485,7 @@ BOUNDS = [
     ("admin-name-digit-first", "prod", lambda c: c[key("admins")][0].update(name="1alice"), "admins[0].name", "a lowercase letter"),
     ("iodef-100kb", "prod", lambda c: c[key("mail")]["caa"].update(iodef="mailto:" + "a" * 100_000 + "@x.org"), "mail.caa.iodef", "at most 255"),
     ("rua-300", "prod", lambda c: c[key("mail")]["dmarc"][0].update(rua=["https://x.org/" + "a" * 300]), "mail.dmarc[0].rua[0]", "at most 255"),
-    ("cors-100kb", "prod", lambda c: c[key("storage")]["buckets"]["social-coop-media"].update(cors_origins=["https://" + "a" * 100_000]), "storage.buckets.social-coop-media.cors_origins[0]", "at most 261"),
+    ("cors-100kb", "prod", lambda c: c[key("storage")]["buckets"]["social-coop-media"].update(cors_origins=["https://" + "a" * 100_000]), "storage.buckets.social-coop-media.cors_origins[0]", "at most 262"),
     ("backups-prefix-5kb", "prod", lambda c: c[key("storage")]["buckets"]["social-coop-media"].update(backups_prefix="a/" * 2500), "storage.buckets.social-coop-media.backups_prefix", "at most 512"),
     ("price-1e308", "prod", lambda c: c[key("hosts")]["rhizome"]["vps"].update(monthly_price={"amount": 1e308, "currency": "EUR"}), "hosts.rhizome.vps.monthly_price.amount", "from 0 to 100,000"),
     ("reason-129-bytes", "prod", lambda c: c[key("hosts")]["hypha"]["hetzner_cloud"].update(extra_ports=[{"port": 8080, "reason": "é" * 65}]), "hosts.hypha.hetzner_cloud.extra_ports[0].reason", "128 bytes"),
@@ -563,6 +570,16 @@ def test_f13_record_names_differing_in_case_are_one_name(config_error, load_conf
     refused(config_error, "prod", two_spf, "mail.spf[2]", "already declared")
     cfg = load_config("alpha", lambda c: c[key("mail")]["dmarc"][0].update(name="ALPHA"))
     assert cfg.mail.dmarc[0].name == "alpha"
+
+
+def test_f13_issuers_and_origins_are_kept_without_the_dot(load_config):
+    def mutate(c):
+        c[key("mail")]["caa"]["issuers"] = ["letsencrypt.org."]
+        c[key("storage")]["buckets"]["social-coop-media"]["cors_origins"] = ["https://social.coop."]
+
+    cfg = load_config("prod", mutate)
+    assert cfg.mail.caa.issuers == ("letsencrypt.org",)
+    assert cfg.storage.buckets["social-coop-media"].cors_origins == ("https://social.coop",)
 
 
 def test_f13_the_plan_is_the_same_for_either_spelling(plan):

@@ -87,8 +87,10 @@ Rules that hold everywhere:
 - **Every free-text value has a limit**, given in its row below, taken from what consumes it
   (Cloudflare's 100-character record comment, nftables' 128-byte rule comment, Debian's
   32-character user names, S3's 1,024-byte keys...). Text is never empty: leave the key out.
-- **Domain names have one form**: lower case, no trailing dot. `rhizome.social.coop.` and
-  `rhizome.social.coop` are the same host, `WWW` and `www` the same record name.
+- **Domain names have one form**: lower case, no trailing dot (`domain`, `instance_domain`,
+  `fqdn`, `alias_host`, name servers, CA domains, CORS origins and record names are kept so,
+  record targets compared and written so). `rhizome.social.coop.` and `rhizome.social.coop` are the same host, `WWW` and
+  `www` the same record name. A domain name has at most 253 characters, each label 1 to 63.
 
 - **Unknown keys are errors**, at every level: a typo never passes silently.
 - **A key that is present holds a value of its type.** Only a key that is left out, or set to

@@ -205,7 +205,7 @@ def Text(max_chars: int, allowed: str | None = None, max_bytes: int | None = Non
 
     def check(v: Any) -> str:
         if not as_string(v):
-            raise Refused("empty: write the text, or leave the key out")
+            raise Refused(allowed or "empty: write the text, or leave the key out")
         problem = values.text_problem(v, max_chars, max_bytes)
         if problem:
             raise Refused(problem)

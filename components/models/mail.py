@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 
 from components import values
 from components.models.common import (
-    MAX_NAME,
     Bool,
     Choice,
     Items,
@@ -22,6 +21,7 @@ from components.models.common import (
     RelativeName,
     Text,
     Whole,
+    canonical_name,
 )
 
 SPF_ALL = ("-all", "~all")
@@ -137,7 +137,12 @@ class Dkim(Model):
 
 class Caa(Model):
     issuers: Items(
-        Pattern(re.compile(r"^[a-z0-9.-]+$"), "a CA domain, e.g. letsencrypt.org", max_length=MAX_NAME)
+        Pattern(
+            re.compile(r"^[a-z0-9.-]+$"),
+            "a CA domain, e.g. letsencrypt.org",
+            then=canonical_name,
+            max_length=254,
+        )
     ) = Field(("letsencrypt.org",), description="CA domains")
     iodef: Pattern(URI, "a mailto: or https:// URI for reports", max_length=MAX_URI) = Field(
         description=f"where CAs report refused requests: `mailto:` or `https://` URI, at most {MAX_URI} characters",

@@ -63,10 +63,15 @@ class Bucket(Named):
         None, description="with `versioning: true`: delete old versions after this many days, 1 to 3650"
     )
     cors_origins: Items(
-        Pattern(re.compile(r"^https://[a-z0-9.-]+$"), "an origin like https://social.coop", max_length=261)
+        Pattern(
+            re.compile(r"^https://[a-z0-9.-]+$"),
+            "an origin like https://social.coop",
+            then=lambda v: v.rstrip("."),  # the host name in its one form, as browsers send it
+            max_length=262,
+        )
     ) = Field(
         (),  # not set: the instance's origin (StackConfig._defaults)
-        description="origins like `https://social.coop`: `https://` and a host name (at most 261 characters)",
+        description="origins like `https://social.coop`: `https://` and a host name (at most 262 characters)",
         json_schema_extra={"x-default": "`[https://<instance_domain>]`"},
     )
     alias_host: HostName("a host name like files.social.coop") | None = Field(
