@@ -55,7 +55,7 @@ OTHER_TYPE = {  # never the text Pulumi writes for a scalar ("300", "true"): tho
     dict: ["", [], 0, True],
 }
 MARKER = "@@fuzz@@"
-HUGE = ["9" * 5000, "0x" + "f" * 5000, "1" + ":1" * 10000, "-" + "1" * 5000 + ".5", "y" * 100_000]
+HUGE = ["9" * 5000, "0x" + "f" * 5000, "1" + ":1" * 10000, "-" + "1" * 5000 + ".5", "y" * 10_000]
 
 
 def _containers(value, out):
