@@ -4,10 +4,16 @@
 # this script and its data file, then runs, as root:
 #
 #   bash bootstrap.sh bootstrap.conf
+#   bash bootstrap.sh --check bootstrap.conf   # only read and check the data file
 #
 # bootstrap.conf is rendered by components/cloudinit.py from cloud-init/base.yaml
 # (one "kind value..." per line; file contents in base64), so both paths install the
-# same admin users, keys, sudo rule, packages and files.
+# same admin users, keys, sudo rule, packages and files. The reader takes only lines of the
+# shapes the renderer writes: each value its own shape (a user name, one public key line,
+# a file under the few directories the templates write to, base64 content...), the
+# single-value kinds once, each admin once, and a last line `end N` counting the lines
+# before it: a line that a value smuggled in, or a cut or appended file, stops it before
+# any change.
 #
 # Converges: a second run with the same data changes nothing, and an admin dropped from
 # the data loses their key, their sudo rule and their admin groups (the script keeps the
@@ -23,7 +29,12 @@
 # A failing service does not stop the others; the script exits 1 at the end.
 set -euo pipefail
 
-CONF=${1:?usage: bootstrap.sh bootstrap.conf}
+CHECK_ONLY=""
+if [ "${1:-}" = --check ]; then
+	CHECK_ONLY=1
+	shift
+fi
+CONF=${1:?usage: bootstrap.sh [--check] bootstrap.conf}
 STATE=/var/lib/socialcoop
 RUNSTATE=/run/socialcoop
 CHANGES=0
@@ -122,13 +133,46 @@ finish() {
 trap finish EXIT
 
 # --- read the data file -----------------------------------------------------------
+# The shape of each kind's value: what components/cloudinit.py writes, and nothing else.
+LABEL='[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
+KEY_TYPES='(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|ssh-rsa)'
+BASE64='([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?'
+# the directories the templates write to; never sudoers (the script writes its own rule)
+FILE_DIRS='/etc/(ssh/sshd_config\.d|fail2ban/jail\.d|apt/apt\.conf\.d|socialcoop)/[A-Za-z0-9_-][A-Za-z0-9._-]*|/etc/systemd/system/socialcoop-[A-Za-z0-9._-]+'
+declare -A SHAPE=(
+	[hostname]="^$LABEL\$"
+	[fqdn]="^($LABEL\.)+[a-z]{2,63}\$"
+	[timezone]='^[A-Za-z0-9_+/-]{1,64}$'
+	[admin_groups]='^[a-z_][a-z0-9_-]*(,[a-z_][a-z0-9_-]*)*$'
+	[admin_shell]='^/[A-Za-z0-9/_-]+$'
+	[sudo_rule]='^[A-Za-z0-9=(),: _!/-]+$'
+	[package]='^[a-z0-9][a-z0-9+.-]+$'
+	[admin]="^[a-z]([a-z0-9-]{0,30}[a-z0-9])? $KEY_TYPES $BASE64( [^ ].*)?\$"
+	[file]="^($FILE_DIRS) 0[0-7]{3} (-|ssh|fail2ban|socialcoop-firewall) $BASE64\$"
+	[service]='^[a-z0-9][a-z0-9@._-]*$'
+	[end]='^[0-9]{1,6}$'
+)
 HOST_NAME="" FQDN="" TIMEZONE="" ADMIN_GROUPS="" ADMIN_SHELL="" SUDO_RULE=""
 PACKAGES=() ADMIN_NAMES=() ADMIN_KEYS=() FILES=() SERVICES=()
+declare -A SEEN=()
+lineno=0
+END=""
 while IFS= read -r line || [ -n "$line" ]; do
+	lineno=$((lineno + 1))
+	[ -z "$END" ] || die "$CONF line $lineno: a line after the end line"
+	case $line in '' | '#'*) continue ;; esac
 	kind=${line%% *}
 	value=${line#* }
+	[ -n "${SHAPE[$kind]:-}" ] || die "$CONF line $lineno: unknown line kind '${kind:0:40}'"
+	if [[ $line == *[[:cntrl:]]* || $line != *" "* || ! $value =~ ${SHAPE[$kind]} ]]; then
+		die "$CONF line $lineno: not a '$kind' line as the renderer writes it"
+	fi
+	case $kind in hostname | fqdn | timezone | admin_groups | admin_shell | sudo_rule)
+		[ -z "${SEEN[$kind]:-}" ] || die "$CONF line $lineno: a second '$kind' line"
+		SEEN[$kind]=1
+		;;
+	esac
 	case $kind in
-	'' | '#'*) ;;
 	hostname) HOST_NAME=$value ;;
 	fqdn) FQDN=$value ;;
 	timezone) TIMEZONE=$value ;;
@@ -137,16 +181,26 @@ while IFS= read -r line || [ -n "$line" ]; do
 	sudo_rule) SUDO_RULE=$value ;;
 	package) PACKAGES+=("$value") ;;
 	admin)
+		[ -z "${SEEN[admin ${value%% *}]:-}" ] || die "$CONF line $lineno: admin '${value%% *}' twice"
+		SEEN[admin ${value%% *}]=1
 		ADMIN_NAMES+=("${value%% *}")
 		ADMIN_KEYS+=("${value#* }")
 		;;
 	file) FILES+=("$value") ;;
 	service) SERVICES+=("$value") ;;
-	*) die "$CONF: unknown line kind '$kind'" ;;
+	end)
+		[ "$value" = $((lineno - 1)) ] || die "$CONF: $((lineno - 1)) lines before the end line, which says $value"
+		END=$value
+		;;
 	esac
 done <"$CONF"
 if [ -z "$HOST_NAME" ] || [ -z "$FQDN" ]; then die "$CONF: hostname and fqdn are required"; fi
 [ "${#ADMIN_NAMES[@]}" -gt 0 ] || die "$CONF: no admin: refusing to lock everybody out"
+[ -n "$END" ] || die "$CONF: no end line (cut short?)"
+if [ -n "$CHECK_ONLY" ]; then
+	log "$CONF: ${#ADMIN_NAMES[@]} admin(s), ${#FILES[@]} file(s), ${#PACKAGES[@]} package(s): good"
+	exit 0
+fi
 [ "$(id -u)" = 0 ] || die "run as root (sudo bash bootstrap.sh ...)"
 for name in "${ADMIN_NAMES[@]}"; do
 	uid=$(getent passwd "$name" | cut -d: -f3) || true

@@ -10,6 +10,11 @@ Hosts without cloud-init (non-cloud VPSes) get the *base* part through
 ``cloud-init/bootstrap.sh``; ``render_bootstrap_config`` turns the same rendered base
 into the line-based file that script reads, so both paths install the same users,
 keys, packages and files.
+
+Values from the stack file are filled in once and never read again as a template (a key
+comment saying ``{{fqdn}}`` stays that text), and every value filled in or written as a
+line must be one line (``values.line_safe``): the loader refuses control characters, and
+these renderers refuse them again rather than write a second line.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from components import values as value_rules
 from components.errors import REPO_ROOT
 from components.host_firewall import inbound_rules, nft_forward_rules, nft_rules
 from components.models.hosts import Admin, Host
@@ -67,8 +73,15 @@ def _mentions(value: Any, text: str) -> bool:
 
 
 def _fill(value: Any, values: dict[str, str]) -> Any:
+    """Fill the template's placeholders in one pass: what is filled in is never read again."""
     if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in values:
+                raise ValueError(f"unknown placeholders in cloud-init templates: {m.group(1)}")
+            return values[m.group(1)]
+
+        return PLACEHOLDER.sub(sub, value)
     if isinstance(value, dict):
         return {k: _fill(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -84,11 +97,18 @@ def _expand(value: Any, admins: Sequence[Admin], values: dict[str, str]) -> Any:
         out = []
         for item in value:
             if _mentions(item, "{{admin"):
-                out += [_fill(item, {**values, "admin": a.name, "admin_key": a.ssh_key}) for a in admins]
+                out += [_fill(item, {**values, **_admin_values(a)}) for a in admins]
             else:
                 out.append(_expand(item, admins, values))
         return out
     return _fill(value, values)
+
+
+def _admin_values(a: Admin) -> dict[str, str]:
+    return {
+        "admin": value_rules.line_safe(a.name, "admin name"),
+        "admin_key": value_rules.line_safe(a.ssh_key, f"admin {a.name}'s key"),
+    }
 
 
 def merge(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -113,17 +133,14 @@ def user_data(host: Host, admins: Sequence[Admin], parts: Sequence[str] | None =
         raise ValueError("cloud-init needs at least one admin with an SSH key")
     rules = inbound_rules(host.ssh_port, host.hetzner.extra_ports if host.hetzner else ())
     values = {
-        "hostname": host.name,
-        "fqdn": host.fqdn,
-        "ssh_port": str(host.ssh_port),
-        "nft_rules": nft_rules(rules).replace("\n", "\n    "),  # the template's indentation
+        "hostname": value_rules.line_safe(host.name, "host name"),
+        "fqdn": value_rules.line_safe(host.fqdn, "fqdn"),
+        "ssh_port": str(int(host.ssh_port)),
+        # several lines, each checked by nft_rules; indented as the template's
+        "nft_rules": nft_rules(rules).replace("\n", "\n    "),
         "nft_forward_rules": nft_forward_rules(rules).replace("\n", "\n    "),
     }
-    doc = merge([_expand(load_part(p), admins, values) for p in (parts or host.cloud_init)])
-    left = sorted(set(PLACEHOLDER.findall(yaml.safe_dump(doc))))
-    if left:
-        raise ValueError(f"unknown placeholders in cloud-init templates: {', '.join(left)}")
-    return doc
+    return merge([_expand(load_part(p), admins, values) for p in (parts or host.cloud_init)])
 
 
 class _Dumper(yaml.SafeDumper):
@@ -171,10 +188,21 @@ def _render_user_data(host: Host, admins: Sequence[Admin], environment: str) -> 
 # --------------------------------------------------------------------------- bootstrap
 
 
+def _conf_line(kind: str, *words: str, rest: str | None = None) -> str:
+    """One line of bootstrap.conf: ``kind``, words without spaces, then ``rest`` (which may
+    hold spaces: the sudo rule, an admin's key line). Nothing here can make a second line."""
+    for w in words:
+        if not value_rules.line_safe(w, f"bootstrap.conf {kind}") or " " in w:
+            raise ValueError(f"bootstrap.conf {kind}: {value_rules.show(w)} must be one word")
+    tail = [] if rest is None else [value_rules.line_safe(rest, f"bootstrap.conf {kind}")]
+    return " ".join([kind, *words, *tail])
+
+
 def render_bootstrap_config(host: Host, admins: Sequence[Admin]) -> str:
     """The data file cloud-init/bootstrap.sh applies: the BOOTSTRAP_PARTS, line by line.
 
     One ``kind value...`` per line; file contents are base64 so any text fits on a line.
+    bootstrap.sh refuses a line of any other shape.
     """
     base = user_data(host, admins, parts=list(BOOTSTRAP_PARTS))
     template = load_part("base")["users"][0]
@@ -182,24 +210,30 @@ def render_bootstrap_config(host: Host, admins: Sequence[Admin]) -> str:
         "# Rendered by socialcoop-infra from cloud-init/ ("
         + ", ".join(BOOTSTRAP_PARTS)
         + ") for bootstrap.sh.",
-        f"hostname {base['hostname']}",
-        f"fqdn {base['fqdn']}",
-        f"timezone {base['timezone']}",
-        f"admin_groups {','.join(template['groups'])}",
-        f"admin_shell {template['shell']}",
-        f"sudo_rule {template['sudo']}",
+        _conf_line("hostname", base["hostname"]),
+        _conf_line("fqdn", base["fqdn"]),
+        _conf_line("timezone", base["timezone"]),
+        _conf_line("admin_groups", ",".join(template["groups"])),
+        _conf_line("admin_shell", template["shell"]),
+        _conf_line("sudo_rule", rest=template["sudo"]),
     ]
-    lines += [f"package {p}" for p in base["packages"]]
-    lines += [f"admin {a.name} {a.ssh_key}" for a in admins]
+    lines += [_conf_line("package", p) for p in base["packages"]]
+    lines += [_conf_line("admin", a.name, rest=a.ssh_key) for a in admins]
     for f in base["write_files"]:
         reload = next((svc for prefix, svc in RELOAD_AFTER.items() if f["path"].startswith(prefix)), "-")
         content = base64.b64encode(f["content"].encode()).decode()
-        lines.append(f"file {f['path']} {f['permissions']} {reload} {content}")
+        lines.append(_conf_line("file", f["path"], f["permissions"], reload, content))
     for cmd in base.get("runcmd", []):
         if cmd[:3] != ["systemctl", "enable", "--now"] or len(cmd) != 4:
             raise ValueError(f"bootstrap.sh only knows `systemctl enable --now X` in base runcmd, not {cmd}")
-        lines.append(f"service {cmd[3]}")
-    return "\n".join(lines) + "\n"
+        lines.append(_conf_line("service", cmd[3]))
+    return bootstrap_conf(lines)
+
+
+def bootstrap_conf(lines: Sequence[str]) -> str:
+    """The data file's text: the lines, then ``end <how many lines came before>``, so that
+    bootstrap.sh refuses a file with a line more or less than the renderer wrote."""
+    return "\n".join([*lines, f"end {len(lines)}"]) + "\n"
 
 
 def bootstrap_script() -> str:

@@ -9,17 +9,31 @@ stack file, the key path, the bad value and what is allowed (``ConfigError``).
 ``parse()`` is pure: it takes the raw values (already JSON-decoded, keys without the
 ``socialcoop-infra:`` namespace) so the offline plan, the tests and ``pulumi preview``
 all validate the same way. ``load_from_pulumi()`` reads the running program's config.
+
+A key the stack file sets holds a value of its type: `adopting: []`, `domain: ''` or
+`instance_domain: ''` are refused, never read as "not set". Only a key the file leaves out
+(or sets to nothing, `key:`) takes its default. Pulumi.yaml gives every optional key a
+default ("", {}, []) because the CLI refuses a declared key that has neither, and the CLI
+and the plan merge those defaults in; so the loader is told which keys the file itself sets
+(``present``): the plan knows it, and under `pulumi preview` the loader reads the stack file
+for it: Pulumi.<stack>.yaml beside Pulumi.yaml, or the file $SOCIALCOOP_STACK_FILE names (set
+it when pulumi runs with `--config-file`). Without a file, a value equal to its Pulumi.yaml
+default counts as not set: there `instance_domain: ''` reads as the default, while the CLI
+itself refuses a value of the wrong type (`adopting: []`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pydantic import ValidationError
 
-from components import boundary, stack_rules
+from components import boundary, safe_yaml, stack_rules, values
 from components.errors import MISSING, PROJECT, REPO_ROOT, ConfigError, Secret
 from components.models.common import Refused
 from components.models.stack import (
@@ -39,10 +53,6 @@ __all__ = ["PROJECT", "REPO_ROOT", "ConfigError", "Secret", "StackConfig", "load
 # decrypted mapping; the loader wraps exactly the values in that place as secrets.
 SECRET_PARTS = {"ansible": "secret_vars"}
 
-# Pulumi.yaml gives each key a stack may leave out a default the CLI accepts; an empty one
-# ("", {}, []) means "not set".
-OPTIONAL_KEYS = tuple(k for k, f in StackConfig.model_fields.items() if not f.is_required())
-
 # What pydantic's own checks (types, required keys) say, in our words.
 WORDS = {
     "missing": "this key is required",
@@ -57,16 +67,70 @@ WORDS = {
 }
 
 
+@functools.cache
+def _project_defaults() -> dict[str, Any]:
+    project = safe_yaml.load((REPO_ROOT / "Pulumi.yaml").read_bytes(), "Pulumi.yaml") or {}
+    return {
+        k.removeprefix(f"{PROJECT}:"): decl["default"]
+        for k, decl in (project.get("config") or {}).items()
+        if isinstance(decl, dict) and "default" in decl
+    }
+
+
+def project_defaults() -> dict[str, Any]:
+    """The ``default:`` of every key Pulumi.yaml declares: what the CLI (and the plan) merge
+    in for a key the stack file leaves out."""
+    return json.loads(json.dumps(_project_defaults()))  # a fresh copy
+
+
+def _is_default(key: str, value: Any) -> bool:
+    """``value`` is the Pulumi.yaml default of ``key`` (as the engine hands it: text for scalars)."""
+    defaults = _project_defaults()
+    if key not in defaults:
+        return False
+    default = defaults[key]
+    if type(value) is type(default):
+        return value == default
+    return (
+        isinstance(value, str)
+        and isinstance(default, (bool, str))
+        and value == json.dumps(default).strip('"')
+    )
+
+
+def present_keys(config: Any) -> frozenset[str]:
+    """The project's keys a stack file's ``config:`` mapping sets (`key:` alone sets nothing)."""
+    prefix = f"{PROJECT}:"
+    if not isinstance(config, dict):
+        return frozenset()
+    return frozenset(
+        k.removeprefix(prefix) for k, v in config.items() if str(k).startswith(prefix) and v is not None
+    )
+
+
 def parse(
-    raw: dict[str, Any], source: str, secret_keys: frozenset[str] = frozenset(), stack: str | None = None
+    raw: dict[str, Any],
+    source: str,
+    secret_keys: frozenset[str] = frozenset(),
+    stack: str | None = None,
+    present: frozenset[str] | None = None,
 ) -> StackConfig:
     """Validate raw config (keys without namespace, values decoded) into StackConfig.
 
     ``stack``: the stack being planned or previewed; the stacks named prod and alpha must
-    hold a file of their own environment."""
+    hold a file of their own environment. ``present``: the keys the stack file itself sets
+    (``present_keys``); every other key holding its Pulumi.yaml default counts as not set.
+    None (the file is not at hand): any key holding its Pulumi.yaml default counts as not set."""
     _check_retired(raw, source)
-    raw = {k: v for k, v in raw.items() if not (k in OPTIONAL_KEYS and v in ("", {}, []))}
+    raw = {k: v for k, v in raw.items() if (present is not None and k in present) or not _is_default(k, v)}
     _check_secrets(raw, source, secret_keys)
+    public = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    try:
+        text = json.dumps(public, default=str)
+    except (ValueError, RecursionError):  # a number beyond Python's digit limit: look closer
+        text = "PRIVATE KEY-----"
+    if values.PRIVATE_BODY in text or "PRIVATE KEY-----" in text:  # then find where
+        _check_private_keys(public, source)
     env = raw.get("environment")
     if stack in ("prod", "alpha") and env in ("prod", "alpha") and env != stack:
         raise ConfigError(
@@ -156,6 +220,19 @@ def _secret_parts(raw: dict[str, Any], source: str, secret_keys: frozenset[str])
         raw[k] = {**section, part: {name: Secret(v) for name, v in values.items()}}
 
 
+def _check_private_keys(value: Any, source: str, path: str = "") -> None:
+    """A private key pasted anywhere (an admin's or a host's key, a comment...) is refused as
+    what it is, shown only by its -----BEGIN line."""
+    if isinstance(value, str) and values.looks_private(value):
+        raise ConfigError(source, path, value, values.PRIVATE_KEY_PASTED)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        if not isinstance(v, Secret):
+            _check_private_keys(
+                v, source, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}".lstrip(".")
+            )
+
+
 def _config_error(source: str, error: ValidationError) -> ConfigError:
     """The first of pydantic's errors as our one line: file, key path, value, what is allowed."""
     e = error.errors(include_url=False)[0]
@@ -223,6 +300,19 @@ def decode(value: Any) -> Any:
     return value
 
 
+STACK_FILE_ENV = "SOCIALCOOP_STACK_FILE"
+
+
+def stack_file_keys(stack: str) -> frozenset[str] | None:
+    """The keys the stack's file sets: $SOCIALCOOP_STACK_FILE, else Pulumi.<stack>.yaml beside
+    Pulumi.yaml; None when there is no such file."""
+    path = Path(os.environ.get(STACK_FILE_ENV) or REPO_ROOT / f"Pulumi.{stack}.yaml")
+    if not path.is_file():
+        return None
+    doc = safe_yaml.load(path.read_bytes(), path.name)
+    return present_keys(doc.get("config") if isinstance(doc, dict) else None)
+
+
 def load_from_pulumi() -> StackConfig:
     """Read and validate the running program's config (``pulumi preview``/``up``)."""
     from pulumi.runtime import config as rc
@@ -240,4 +330,4 @@ def load_from_pulumi() -> StackConfig:
     check_provider_keys(everything, source, stack, every_namespace=True)
     raw = {k[len(prefix) :]: decode(v) for k, v in everything.items() if k.startswith(prefix)}
     secrets = frozenset(k for k in raw if rc.is_config_secret(prefix + k))
-    return parse(raw, source, secrets, stack)
+    return parse(raw, source, secrets, stack, present=stack_file_keys(stack))

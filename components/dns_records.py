@@ -500,7 +500,11 @@ def _check_imports(cfg: StackConfig, records: list[ResolvedRecord], fail) -> Non
     for k, import_id in cfg.dns.imports.items():
         path = f"dns.imports.{k}"
         if k not in keys:
-            raise fail(path, import_id, f"no record has the logical key {k!r}; keys: {', '.join(keys)}")
+            raise fail(
+                path,
+                import_id,
+                f"no record has the logical key {values.shown_name(k)!r}; keys: {', '.join(keys)}",
+            )
         declared = next((r for r in cfg.dns.records if r.path == keys[k].path), None)
         if declared is not None and declared.import_id is not None:
             raise fail(path, import_id, f"{declared.path} already has import_id; give it in one place")

@@ -24,7 +24,7 @@ class ConfigError(pulumi.RunError):
     def __init__(self, source: str, path: str, value: Any, allowed: str):
         self.source, self.path, self.value, self.allowed = source, path, value, allowed
         shown = "(missing)" if value is MISSING else _show(value, path)
-        where = f"{PROJECT}:{path} = {shown}: " if path else ""  # no path: the file itself
+        where = f"{PROJECT}:{values.shown_path(path)} = {shown}: " if path else ""  # no path: the file
         super().__init__(values.one_line(f"{source}: {where}{allowed}"))
 
 

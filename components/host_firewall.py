@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.values import line_safe
+
+NFT_COMMENT_MAX = 128  # bytes: nftables refuses a longer rule comment
+
 ANY = ["0.0.0.0/0", "::/0"]
 
 
@@ -53,11 +57,19 @@ def inbound_rules(ssh_port: int = 22, extra_ports: Sequence = ()) -> list[dict]:
     return rules
 
 
+def _comment(rule: dict) -> str:
+    """A rule's description as an nft comment: one line, no `"` (nft has no escape for it)."""
+    comment = line_safe(rule["description"], "nftables rule comment").replace('"', "'")
+    if len(comment.encode()) > NFT_COMMENT_MAX:
+        raise ValueError(f"nftables rule comment over {NFT_COMMENT_MAX} bytes: {comment[:40]!r}...")
+    return comment
+
+
 def nft_rules(rules: Sequence[dict]) -> str:
     """The accept rules of the nftables input chain, one per line (IPv4 and IPv6: table inet)."""
     lines = []
     for r in rules:
-        comment = r["description"].replace('"', "'")
+        comment = _comment(r)
         if r["protocol"] == "icmp":
             lines.append(f'meta l4proto icmp accept comment "{comment}"')
             lines.append('meta l4proto icmpv6 accept comment "ICMPv6 (neighbour discovery, ping, path MTU)"')
@@ -74,8 +86,7 @@ def nft_forward_rules(rules: Sequence[dict]) -> str:
     lines = []
     for r in rules:
         if r["protocol"] in ("tcp", "udp"):
-            comment = r["description"].replace('"', "'")
             lines.append(
-                f'meta l4proto {r["protocol"]} ct original proto-dst {r["port"]} accept comment "{comment}"'
+                f'meta l4proto {r["protocol"]} ct original proto-dst {r["port"]} accept comment "{_comment(r)}"'
             )
     return "\n".join(lines)

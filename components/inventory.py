@@ -11,13 +11,18 @@ from collections.abc import Mapping
 import yaml
 
 from components.models.hosts import Host
+from components.values import line_safe
 
 
 def render_inventory(hosts: Mapping[str, Host], ipv4: Mapping[str, str]) -> str:
     """YAML inventory: one group per role; each host with ansible_host, ansible_port, fqdn."""
     groups: dict[str, dict] = {}
     for name, host in sorted(hosts.items()):
-        entry = {"ansible_host": ipv4[name], "ansible_port": host.ssh_port, "fqdn": host.fqdn}
+        entry = {
+            "ansible_host": line_safe(ipv4[name], "ansible_host"),
+            "ansible_port": int(host.ssh_port),
+            "fqdn": line_safe(host.fqdn, "fqdn"),
+        }
         for role in host.roles:
             groups.setdefault(role, {"hosts": {}})["hosts"][name] = entry
     doc = {"all": {"children": dict(sorted(groups.items()))}}
@@ -27,4 +32,4 @@ def render_inventory(hosts: Mapping[str, Host], ipv4: Mapping[str, str]) -> str:
 
 def ssh_command(host: Host) -> str:
     """How an admin logs in: as themself (their admin name), never as root."""
-    return f"ssh -p {host.ssh_port} <admin>@{host.fqdn}"
+    return f"ssh -p {int(host.ssh_port)} <admin>@{line_safe(host.fqdn, 'fqdn')}"

@@ -7,24 +7,104 @@ a "billion laughs" of nested aliases, a 5,000-digit number, a date or a non-stri
 Here the event stream is checked for depth before anything is built, values are built
 by hand with a budget for what aliases expand to, and only the types JSON has (the
 types Pulumi hands the program) are accepted. Merge keys (``<<: *defaults``) work.
+
+Plain (unquoted) scalars are read as the Pulumi CLI reads the stack file: Go's
+gopkg.in/yaml.v3 (v3.0.1, ``resolve()`` in resolve.go), not YAML 1.1 as PyYAML does. So
+``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` and ``22:22`` are text, not booleans or a
+base-60 number; only ``true/True/TRUE`` and ``false/False/FALSE`` are booleans;
+``~``, ``null``, ``Null``, ``NULL`` and nothing are null; ``0777`` and ``0o777`` are octal,
+``0x1F`` hex, ``0b1`` binary, ``1_000`` is 1000 (underscores dropped), ``+1`` is 1, ``1e3``
+and ``08`` are floats, and a number too big for 64 bits is text (or a float, when it is
+spelt like one). Where the two could read a spelling differently and it matters, the
+reader refuses it with "quote it": a date or time (yaml.v3 reads ``2024-01-01`` as a
+timestamp), ``.inf``/``.nan``, an explicit ``!!int``/``!!bool``/``!!float``/``!!null`` tag.
 """
 
 from __future__ import annotations
 
 import codecs
 import math
+import re
 from typing import Any
 
 import yaml
 
 from components.errors import ConfigError
+from components.values import shown_name
 
 MAX_DEPTH = 40  # stack files nest about 6 deep
 MAX_VALUES = 100_000  # values after expanding aliases; the prod file has about 1,000
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _T = "tag:yaml.org,2002:"
-SCALAR_TAGS = {f"{_T}{t}" for t in ("str", "int", "float", "bool", "null")}
+PLAIN = "tag:socialcoop,2026:plain"  # an untagged plain scalar: resolved by yaml_v3_scalar()
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's (libyaml's) parser and composer; plain scalars left for yaml_v3_scalar()."""
+
+    def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return f"{_T}merge" if value == "<<" else PLAIN
+        return super().resolve(kind, value, implicit)
+
+
 YAML_ONLY = {"timestamp": "a date or time", "binary": "binary data", "set": "a set", "omap": "an ordered map"}
+
+# --- yaml.v3's resolve() (resolve.go), for plain scalars
+V3_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+V3_NULL = ("", "~", "null", "Null", "NULL")
+V3_NOT_FINITE = tuple(f"{s}{v}" for s in ("", "+", "-") for v in (".inf", ".Inf", ".INF")) + (
+    ".nan",
+    ".NaN",
+    ".NAN",
+)
+V3_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")  # yamlStyleFloat
+# strconv.ParseInt(s, 0, 64): an optional sign, then 0x/0o/0b, a leading 0 (octal) or decimal
+GO_INT = re.compile(r"([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|(0[0-7]*)|([1-9][0-9]*))")
+DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")  # what yaml.v3 tries as a timestamp
+
+
+class Unclear(ValueError):
+    """A plain scalar the plan will not guess at: ``allowed`` says what to write instead."""
+
+
+def yaml_v3_scalar(text: str) -> Any:
+    """The value yaml.v3 resolves an untagged plain scalar to (or Unclear)."""
+    if text in V3_BOOL:
+        return V3_BOOL[text]
+    if text in V3_NULL:
+        return None
+    if text in V3_NOT_FINITE:
+        raise Unclear(f"{text} is not a finite number")
+    first = text[0]
+    if first == ".":
+        if re.fullmatch(r"\.[0-9]+([eE][-+]?[0-9]+)?", text):
+            return _finite(float(text), text)
+        if set(text) <= set("0123456789._eE+-"):  # Go's ParseFloat may or may not take it
+            raise Unclear(f"{text[:40]} may be read as a number or as text; quote it if it is text")
+        return text
+    if first not in "+-0123456789":
+        return text
+    if DATE.match(text):
+        raise Unclear("a date or time is not allowed here; quote the value to make it text")
+    plain = text.replace("_", "")
+    m = GO_INT.fullmatch(plain)
+    if m and len(plain) <= 70:  # longer: far beyond 64 bits
+        sign, hex_, oct_, bin_, zero, dec = m.groups()
+        digits, base = next((d, b) for d, b in ((hex_, 16), (oct_, 8), (bin_, 2), (zero, 8), (dec, 10)) if d)
+        value = int(digits, base) * (-1 if sign == "-" else 1)
+        if -(2**63) <= value < 2**63 or (not sign and value < 2**64):  # ParseInt, then ParseUint
+            return value
+    if V3_FLOAT.fullmatch(plain):
+        value = float(plain)
+        if math.isfinite(value):  # Go's ParseFloat fails out of range: yaml.v3 keeps the text
+            return value
+    return text
+
+
+def _finite(value: float, text: str) -> Any:
+    return value if math.isfinite(value) else text
+
+
 BOMS = {
     codecs.BOM_UTF32_LE: "UTF-32",
     codecs.BOM_UTF32_BE: "UTF-32",
@@ -110,18 +190,18 @@ class _Builder:
             raise _fail(self.label, node, f"YAML tag {node.tag} is not allowed; remove it")
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag not in SCALAR_TAGS:
-            what = YAML_ONLY.get(node.tag.removeprefix(_T), f"YAML tag {node.tag}")
-            raise _fail(self.label, node, f"{what} is not allowed here; quote the value to make it text")
-        try:
-            value = self.loader.construct_object(node)
-        except ValueError:  # e.g. an int with more digits than Python converts
-            raise _fail(
-                self.label, node, f"a number of {len(node.value)} characters; quote it if it is text"
-            ) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(self.label, node, f"{node.value} is not a finite number")
-        return value
+        if node.tag == PLAIN:
+            try:
+                return yaml_v3_scalar(node.value)
+            except Unclear as e:
+                raise _fail(self.label, node, str(e)) from None
+        if node.tag == f"{_T}str":  # quoted, a block scalar, or tagged !!str
+            return node.value
+        kind = node.tag.removeprefix(_T)
+        if kind in ("int", "float", "bool", "null"):  # YAML 1.1 and yaml.v3 read some differently
+            raise _fail(self.label, node, f"YAML tag !!{kind} is not allowed; write the value without it")
+        what = YAML_ONLY.get(kind, f"YAML tag {node.tag}")
+        raise _fail(self.label, node, f"{what} is not allowed here; quote the value to make it text")
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -130,12 +210,13 @@ class _Builder:
             if key_node.tag == f"{_T}merge":
                 merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != f"{_T}str":
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):  # yaml.v3 reads it as a number, a boolean or null
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a list or mapping"
-                raise _fail(self.label, key_node, f"key {str(shown)[:40]!r} is not text; quote it")
-            if key_node.value in out:
-                raise _fail(self.label, key_node, f"duplicate key {key_node.value[:40]!r}")
-            out[key_node.value] = self.build(value_node, depth + 1)
+                raise _fail(self.label, key_node, f"key {shown_name(str(shown))!r} is not text; quote it")
+            if key in out:
+                raise _fail(self.label, key_node, f"duplicate key {shown_name(key)!r}")
+            out[key] = self.build(value_node, depth + 1)
         for source in merged:  # explicit keys win, then earlier merged mappings (YAML merge spec)
             if not isinstance(source, yaml.MappingNode):
                 raise _fail(self.label, source, "<< (merge) takes a mapping or a list of mappings")

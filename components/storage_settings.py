@@ -39,6 +39,9 @@ def mastodon_s3_env(environment: str, bucket: Bucket, access_key: str, secret_ke
     if bucket.alias_host is not None:
         lines.append(f"S3_ALIAS_HOST={bucket.alias_host}")
     lines += [f"AWS_ACCESS_KEY_ID={access_key}", f"AWS_SECRET_ACCESS_KEY={secret_key}"]
+    for line in lines:  # an env file: a value with a line break would set a second variable
+        if not isinstance(line, str) or any(c in line for c in "\n\r\0"):
+            raise ValueError(f"{line.split('=', 1)[0]}: refusing to write a line break into .env.production")
     return "\n".join(lines) + "\n"
 
 

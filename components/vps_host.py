@@ -20,6 +20,7 @@ private key comes from the ``bootstrap_ssh_key`` config secret and stays a secre
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import pulumi
@@ -92,10 +93,11 @@ class VpsHost(pulumi.ComponentResource):
             opts=child_opts(args.protection, self, stateful=False),
         )
         sudo = "" if vps.bootstrap_user == "root" else "sudo -n "
+        script_path, conf_path = (shlex.quote(f"{where}/{f}") for f in ("bootstrap.sh", "bootstrap.conf"))
         remote.Command(
             f"{name}-bootstrap",
             connection=connection,
-            create=f"{sudo}bash {where}/bootstrap.sh {where}/bootstrap.conf",
+            create=f"{sudo}bash {script_path} {conf_path}",
             triggers=[trigger],
             opts=child_opts(args.protection, self, stateful=False, depends_on=[script, data]),
         )

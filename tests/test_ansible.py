@@ -15,6 +15,7 @@ import pytest
 
 from components import ansible_playbook
 from components.errors import REPO_ROOT, Secret
+from components.models import stack as stack_models
 from components.models.stack import Ansible
 from tests.conftest import key
 
@@ -49,7 +50,8 @@ def test_the_playbook_runs_on_the_generated_inventory_after_the_hosts(plan):
     assert env["SOCIALCOOP_EXTRA_VARS"] == '{"greeting": "hello"}'
 
 
-def test_it_reruns_when_inventory_or_playbook_inputs_change_and_only_then(plan, tmp_path):
+def test_it_reruns_when_inventory_or_playbook_inputs_change_and_only_then(plan, tmp_path, monkeypatch):
+    monkeypatch.setattr(stack_models, "REPO_ROOT", tmp_path)  # a playbook is a file inside the repository
     book = tmp_path / "book"
     shutil.copytree("tests/target/playbook", book)
     path = str(book / "site.yml")
@@ -111,10 +113,11 @@ def test_the_refused_values_are_what_ansible_would_render(text):
     assert bool(JINJA.search(text)) == is_possibly_template(text)
 
 
-def test_secret_vars_reach_the_play_unrendered_and_never_the_command_line(tmp_path):
+def test_secret_vars_reach_the_play_unrendered_and_never_the_command_line(tmp_path, monkeypatch):
     """The real ansible-playbook (locked), on this machine (connection local), through the
     program's own command: extra vars arrive, a secret arrives exactly as given (never
     rendered), and nothing of it is left on disk or in the command."""
+    monkeypatch.setattr(stack_models, "REPO_ROOT", tmp_path)  # a playbook is a file inside the repository
     book = tmp_path / "book.yml"
     out = tmp_path / "out.json"
     book.write_text(

@@ -13,6 +13,7 @@ neighbours of each mistake still load.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 
@@ -165,9 +166,7 @@ def test_the_plan_never_shows_a_secret_var(load_config):
             "secret_vars": {"db_password": "hunter2-not-real {{ 6 * 7 }}"},
         },
     }
-    stack = plan_tool.StackFile(
-        sf.stack, sf.source, values, frozenset({*sf.secret_keys, "ansible"}), sf.other
-    )
+    stack = dataclasses.replace(sf, values=values, secret_keys=frozenset({*sf.secret_keys, "ansible"}))
     plan = plan_tool.run_program(stack)
     shown = json.dumps(plan_tool.to_json(plan)) + plan_tool.render_tree(plan)
     assert "hunter2" not in shown

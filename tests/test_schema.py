@@ -40,7 +40,7 @@ BEYOND_SCHEMA = {
     "prod-instance-is-alphas", "alpha-instance-is-prods", "loopback", "private",
     "link-local", "multicast", "unspecified", "cgnat", "v6-loopback", "v6-link-local", "v6-multicast",
     "v6-unique-local", "v4-mapped", "scope-id", "record-a-private", "record-aaaa-loopback", "cname-to-address",
-    "mx-to-address", "spf-ip4-not-address", "spf-ip6-with-v4", "spf-ip4-private", "txt-2049", "dkim-over-2048",
+    "mx-to-address", "spf-ip4-not-address", "spf-ip6-with-v4", "spf-ip4-private", "dkim-over-2048",
     "spf-label-64", "dmarc-rua-label-64", "user-data-over-32k", "key-blob-garbage", "key-blob-truncated",
     "key-wrong-type", "rsa-1024", "host-key-garbage", "admin-root", "admin-nobody", "same-key-two-admins",
     "same-port-twice",

@@ -483,7 +483,7 @@ def check_in_stack(sf: StackFile, records: dict[str, list[dict]]) -> ConfigError
     dns_values.pop("imports", None)
     values["dns"] = dns_values
     try:
-        parse(values, sf.source, sf.secret_keys)
+        parse(values, sf.source, sf.secret_keys, present=sf.present)
     except ConfigError as e:
         return e
     return None

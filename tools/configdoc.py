@@ -146,8 +146,12 @@ def render() -> str:
     walk.model(schema, "", top)
     head = "| key | type | default | allowed values / meaning |\n|---|---|---|---|\n"
     parts = [HEADER, "# Stack configuration reference", models.__doc__.split("\n\n", 1)[1].strip()]
+    required = ", ".join(f"`{k}`" for k in schema.get("required", ()))
     parts.append(
-        f"## Top-level keys\n\nEach is written `{PROJECT}:<key>` in a stack file.\n\n{head}" + "\n".join(top)
+        f"## Top-level keys\n\nEach is written `{PROJECT}:<key>` in a stack file. Required: {required}. "
+        "Every other key, at every level, takes the default in its row when it is missing (or set to "
+        "nothing); a key that is present must hold a value of its type.\n\n"
+        f"{head}" + "\n".join(top)
     )
     for level, path, prose, rows in walk.sections:
         parts.append(f"{level} `{path}`\n\n" + (f"{prose}\n\n" if prose else "") + head + "\n".join(rows))

@@ -21,6 +21,7 @@ from pathlib import Path
 from components import boundary, dns_records
 from components.models.stack import StackConfig
 from components.storage_settings import DUMP_ROLES
+from components.values import line_safe
 from tools.plan import cli_stack
 
 ROLE_TEXT = {
@@ -49,7 +50,7 @@ class Ids:
 
 
 def _label(*lines: str) -> str:
-    text = "<br/>".join(line.replace('"', "#quot;") for line in lines)
+    text = "<br/>".join(line_safe(line, "diagram label").replace('"', "#quot;") for line in lines)
     return f'"{text}"'
 
 

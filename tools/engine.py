@@ -196,6 +196,8 @@ def preview(
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "SOCIALCOOP_PYTHON": sys.executable,
             "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",  # only the plugins installed below, at exact versions
+            # the loader reads which keys the stack file sets (components/config.py): this copy
+            "SOCIALCOOP_STACK_FILE": str(work / f"Pulumi.{stack}.yaml"),
             **FAKE_TOKENS,
         }
         os.environ.update(env)  # the inline program and the CLI both read these

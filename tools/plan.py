@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
-import functools
 import hashlib
 import ipaddress
 import json
@@ -29,7 +27,8 @@ from typing import Any
 import yaml
 
 from components import mail_auth, safe_yaml, spf_lookups
-from components.config import check_provider_keys, parse
+from components.config import STACK_FILE_ENV, check_provider_keys, parse, present_keys
+from components.config import project_defaults as config_defaults
 from components.dns_records import fqdn
 from components.errors import PROJECT, REPO_ROOT, ConfigError
 from components.models.stack import PROVIDER_NAMESPACES, PROVIDER_SETTINGS, StackConfig
@@ -52,6 +51,8 @@ class StackFile:
     values: dict[str, Any]  # key without namespace -> decoded value
     secret_keys: frozenset[str]
     other: dict[str, Any]  # other namespaces: the provider settings PROVIDER_SETTINGS allows
+    present: frozenset[str]  # the keys the file itself sets; the others hold Pulumi.yaml's defaults
+    path: Path  # the file, for the program's loader (components.config.stack_file_keys)
 
     def pulumi_config(self) -> dict[str, str]:
         """The flat ``namespace:key -> string`` map the Pulumi engine passes to programs."""
@@ -68,7 +69,7 @@ class StackFile:
         return flat
 
     def config(self) -> StackConfig:
-        return parse(self.values, self.source, self.secret_keys, self.stack)
+        return parse(self.values, self.source, self.secret_keys, self.stack, self.present)
 
 
 def _load_yaml(path: Path, label: str) -> Any:
@@ -110,17 +111,7 @@ def _secure_paths(value: Any, path: str) -> list[str]:
 
 def project_defaults() -> dict[str, Any]:
     """The ``default:`` of every key declared in Pulumi.yaml's ``config:`` block (a fresh copy)."""
-    return copy.deepcopy(_project_defaults())
-
-
-@functools.cache  # read once per process: a test session plans hundreds of stack files
-def _project_defaults() -> dict[str, Any]:
-    project = _load_yaml(REPO_ROOT / "Pulumi.yaml", "Pulumi.yaml")
-    defaults = {}
-    for key, decl in (project.get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            defaults[key.removeprefix(f"{PROJECT}:")] = decl["default"]
-    return defaults
+    return config_defaults()
 
 
 def read_stack(stack: str, config_path: str | None = None) -> StackFile:
@@ -161,7 +152,8 @@ def read_stack(stack: str, config_path: str | None = None) -> StackFile:
                 secrets.update({name, *_secure_paths(value, name)})
         else:
             other[key] = masked
-    return StackFile(stack, label, values, frozenset(secrets), other)
+    present = present_keys(doc.get("config"))
+    return StackFile(stack, label, values, frozenset(secrets), other, present, path)
 
 
 # --------------------------------------------------------------------------- mocks
@@ -290,12 +282,17 @@ def run_program(stack: StackFile) -> Plan:
 
     def program():
         pulumi.runtime.register_stack_transformation(capture)
-        cwd = os.getcwd()
+        cwd, given = os.getcwd(), os.environ.get(STACK_FILE_ENV)
         os.chdir(REPO_ROOT)
+        os.environ[STACK_FILE_ENV] = str(stack.path.resolve())  # the loader reads which keys it sets
         try:
             runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
         finally:
             os.chdir(cwd)
+            if given is None:
+                os.environ.pop(STACK_FILE_ENV, None)
+            else:
+                os.environ[STACK_FILE_ENV] = given
 
     pmocks._sync_await(run_pulumi_func(program))
 

@@ -34,6 +34,7 @@ from components.dns_records import ResolvedRecord, quoted, resolve
 from components.models.common import FQDN
 from components.models.dns import EMAIL
 from components.models.stack import StackConfig
+from components.values import line_safe
 from tools.plan import cli_stack
 
 
@@ -127,7 +128,9 @@ def render(
         elif r.comment:
             line += f"  ; {r.comment}"
         lines.append(line)
-    return "\n".join(lines) + "\n"
+    # every field above comes from the loader, which refuses control characters; a zone file
+    # is line-based, so refuse them here too rather than write a second record
+    return "\n".join(line_safe(line, "zone file line") for line in lines) + "\n"
 
 
 def apex_of(

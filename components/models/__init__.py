@@ -26,8 +26,10 @@ loader's: run `python -m tools.plan <stack>` before committing.
 - `Pulumi.yaml` **declares** the top-level keys (its `config:` block is written from the models
   by `python -m tools.schema --write`), with their type, a description and, for every
   key a stack file may leave out, a default (the Pulumi CLI refuses to start a preview when a
-  declared key has neither a default nor a value in the stack file). An empty default (`""`,
-  `{}`) means "not set".
+  declared key has neither a default nor a value in the stack file). The loader knows which
+  keys the stack file itself sets (the plan reads the file; under `pulumi preview` the loader
+  reads `Pulumi.<stack>.yaml`, or the file `$SOCIALCOOP_STACK_FILE` names), so these defaults
+  stand in only for keys the file leaves out.
 - `Pulumi.prod.yaml` and `Pulumi.alpha.yaml` hold the **values**. Every key is written with
   the project's namespace: `socialcoop-infra:hosts`, never a bare `hosts` (Pulumi refuses that).
   A stack file holds no provider settings (`hcloud:`, `cloudflare:`, `digitalocean:`, `command:`,
@@ -54,10 +56,15 @@ name, a sender, a bucket) and `[]` for "each item of the list". So the error pat
 Rules that hold everywhere:
 
 - **The file is read safely**: it must be UTF-8 text; nesting is limited to 40 levels and
-  aliases (`*name`) to 100,000 values once expanded; keys are text (quote `yes`, `1` or `~`
+  aliases (`*name`) to 100,000 values once expanded; keys are text (quote `true`, `1` or `~`
   when you mean them as names); only the types JSON has are accepted (a date such as
-  `2024-01-01` or `!!binary` is refused: quote it). Anchors, aliases and merge keys
-  (`<<: *defaults`) work.
+  `2024-01-01`, `.inf`, `!!binary` or `!!int` is refused: quote it or drop the tag). Anchors,
+  aliases and merge keys (`<<: *defaults`) work.
+- **Unquoted values are read as the Pulumi CLI reads them** (yaml.v3, YAML 1.2 rules), not as
+  YAML 1.1: `yes`, `no`, `on`, `off`, `y` and `n` are text (so `adopting: no` is refused: write
+  `false`); only `true`/`True`/`TRUE` and `false`/`False`/`FALSE` are booleans; `22:22` is
+  text (not the base-60 number 1342); `0777` and `0o777` are octal, `0x1F` hex, `0b1` binary,
+  `1_000` is 1000, `1e3` a number; a number too big for 64 bits is text.
 - Under `pulumi preview` the Pulumi CLI reads the stack file itself (Go, `gopkg.in/yaml.v3`)
   and hands the program JSON, which the same loader checks. From yaml.v3's source: it refuses
   invalid UTF-8, nesting over 10,000 levels ("exceeded max depth") and alias bombs ("excessive
@@ -77,10 +84,23 @@ Rules that hold everywhere:
   the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are
   allowed as placeholders.
 - **Text is one printable line**: comments (SSH key comments, record comments, reasons) may not
-  hold control characters, ANSI escapes, line separators or direction overrides.
+  hold control characters, ANSI escapes, line separators or direction overrides. Every value
+  that ends up in a file on a host, a shell command or a config line is checked for what it
+  must be (an SSH key is parsed whole and kept as `<type> <key> <comment>`), and the code that
+  writes those files refuses a control character again rather than write a second line.
+- **Every free-text value has a limit**, given in its row below, taken from what consumes it
+  (Cloudflare's 100-character record comment, nftables' 128-byte rule comment, Debian's
+  32-character user names, S3's 1,024-byte keys...). Text is never empty: leave the key out.
+- **Domain names have one form**: lower case, no trailing dot (`domain`, `instance_domain`,
+  `fqdn`, `alias_host`, name servers, CA domains, CORS origins and record names are kept so,
+  record targets compared and written so). `rhizome.social.coop.` and `rhizome.social.coop` are the same host, `WWW` and
+  `www` the same record name. A domain name has at most 253 characters, each label 1 to 63.
 
 - **Unknown keys are errors**, at every level: a typo never passes silently.
-- A key set to nothing (`key:` with no value) counts as not set, so its default applies.
+- **A key that is present holds a value of its type.** Only a key that is left out, or set to
+  nothing (`key:` with no value), takes its default. `adopting: []`, `domain: ''`,
+  `instance_domain: ''`, `hcloud_import: ''` or `comment: ''` are refused, never read as "not
+  set".
 - `pulumi config set` stores plain values as text; `"true"`/`"false"` and whole numbers such as
   `"300"` are read as the boolean or number they spell.
 - **Secrets**: `bootstrap_ssh_key` and the values of `ansible.secret_vars` are secrets, and
@@ -88,9 +108,14 @@ Rules that hold everywhere:
   `pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`; the stack file then
   holds `secure: v1:...`). A `secure:` value anywhere else is refused, because the program would
   store it in plain text. Error messages never show a secret; the offline plan shows it as
-  `[secret]` (it cannot decrypt it).
-- Names of hosts, admins, senders, providers and subdomains are DNS labels: lowercase letters,
-  digits and `-`, not starting or ending with `-`, at most 63 characters.
+  `[secret]` (it cannot decrypt it). Nor do they show more than the first few characters of
+  anything shaped like a token (`dop_v1_...`, `glpat-...`, `ghp_...`, a long random string), or
+  more than the `-----BEGIN` line of a private key: a private key pasted where a public key
+  belongs is refused as what it is, and is compromised once pushed (make a new one).
+  Import IDs and zone IDs are not secrets: the plan prints them for review.
+- Names of hosts, senders, providers and subdomains are DNS labels: lowercase letters,
+  digits and `-`, not starting or ending with `-`, at most 63 characters. User names (admins,
+  `bootstrap_user`, `ansible.user`) start with a letter and have at most 32 characters.
 - TTLs are `1` (Cloudflare's "automatic") or 60 to 86400 seconds.
 - Provider-specific choices (Hetzner server types and locations, Spaces regions) are data, in
   `data/providers.yaml`: add a new one there.

@@ -94,24 +94,31 @@ def checked(python_type: Any, check: Callable[[Any], Any], schema_type: Any) -> 
 # --------------------------------------------------------------------------- scalars
 
 
-def _string(allowed: str | None) -> Callable[[Any], str]:
+def _string(allowed: str | None, max_length: int | None = None) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if not isinstance(v, str):
             raise Refused(allowed or "expected a string")
+        if max_length is not None and len(v) > max_length:
+            raise Refused(f"at most {max_length} characters" + (f"; {allowed}" if allowed else ""))
         return v
 
     return check
 
 
-Str = checked(str, _string(None), str)
+Str = checked(str, _string(None), str)  # unbounded: a field of free text wants Text(max_chars)
 
 
 def Pattern(
-    regex: re.Pattern, allowed: str | None = None, schema: str | None = None, problem=None, then=None
+    regex: re.Pattern,
+    allowed: str | None = None,
+    schema: str | None = None,
+    problem=None,
+    then=None,
+    max_length: int | None = None,
 ) -> Any:
-    """Text that fully matches ``regex`` and passes ``problem`` (a values.*_problem function);
-    ``then`` normalises it."""
-    as_string = _string(allowed)
+    """Text of at most ``max_length`` characters that fully matches ``regex`` and passes
+    ``problem`` (a values.*_problem function); ``then`` normalises it."""
+    as_string = _string(allowed, max_length)
 
     def check(v: Any) -> str:
         if not regex.fullmatch(as_string(v)):
@@ -121,7 +128,8 @@ def Pattern(
             raise Refused(found)
         return then(v) if then else v
 
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema or regex.pattern)])
+    constraints = StringConstraints(pattern=schema or regex.pattern, max_length=max_length)
+    return checked(str, check, Annotated[str, constraints])
 
 
 def Choice(options: tuple[str, ...] | list[str]) -> Any:
@@ -150,7 +158,8 @@ def Whole(lo: int | None = None, hi: int | None = None, allowed: str | None = No
         return v
 
     number = Annotated[int, Field(ge=lo, le=hi)]
-    return checked(int, check, number | Annotated[str, StringConstraints(pattern=r"^-?\d{1,18}$")])
+    digits = StringConstraints(pattern=r"^-?\d{1,18}$", max_length=19)
+    return checked(int, check, number | Annotated[str, digits])
 
 
 def _bool(v: Any) -> bool:
@@ -164,15 +173,19 @@ def _bool(v: Any) -> bool:
 Bool = checked(bool, _bool, bool | Literal["true", "false"])
 
 
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise Refused("expected a number")
-    if v < 0:
-        raise Refused("expected a number of at least 0")
-    return float(v)
+def Amount(hi: float, allowed: str) -> Any:
+    """A finite number from 0 to ``hi`` (``allowed`` says why that bound)."""
 
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise Refused("expected a number")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Refused("expected a number")
+        if not 0 <= v <= hi:  # an int of any size compares without becoming a float
+            raise Refused(allowed)
+        return float(v)
 
-Amount = checked(float, _number, Annotated[float, Field(ge=0)])
+    return checked(float, check, Annotated[float, Field(ge=0, le=hi)])
 
 
 def Address(version: int) -> Any:
@@ -182,20 +195,23 @@ def Address(version: int) -> Any:
             raise Refused(problem)
         return str(ipaddress.ip_address(v))
 
-    return checked(str, check, str)
+    return checked(str, check, Annotated[str, StringConstraints(max_length=45)])  # the longest IPv6 text
 
 
-def Text(max_chars: int | None = None, allowed: str | None = None) -> Any:
-    """One line of printable text."""
+def Text(max_chars: int, allowed: str | None = None, max_bytes: int | None = None) -> Any:
+    """One line of printable text, not empty (leave the key out instead), of at most
+    ``max_chars`` characters (and ``max_bytes`` bytes of UTF-8): the bound its consumer has."""
     as_string = _string(allowed)
 
     def check(v: Any) -> str:
-        problem = values.text_problem(as_string(v), max_chars)
+        if not as_string(v):
+            raise Refused(allowed or "empty: write the text, or leave the key out")
+        problem = values.text_problem(v, max_chars, max_bytes)
         if problem:
             raise Refused(problem)
         return v
 
-    schema = r"^[^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+    schema = r"^[^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$"
     return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=max_chars)])
 
 
@@ -218,26 +234,47 @@ FQDN_SCHEMA = FQDN.pattern.replace("(?=.{1,253}$)", "")  # no look-ahead in the 
 
 def fqdn_ok(name: str) -> bool:
     labels = name.rstrip(".").split(".")
-    return len(name) <= 253 and len(labels) >= 2 and all(HOSTNAME_LABEL.fullmatch(x) for x in labels)
+    return (
+        len(name.rstrip(".")) <= 253 and len(labels) >= 2 and all(HOSTNAME_LABEL.fullmatch(x) for x in labels)
+    )
+
+
+def canonical_name(name: str) -> str:
+    """The one form a domain name is kept and compared in: lower case, no trailing dot."""
+    return name.rstrip(".").lower()
 
 
 def HostName(allowed: str) -> Any:
-    return Passing(fqdn_ok, allowed, FQDN_SCHEMA, max_length=254)
+    """A full domain name (the zone, the instance, a host, an alias), kept in its canonical
+    form: `rhizome.social.coop.` and `rhizome.social.coop` are one name."""
+    return Passing(fqdn_ok, allowed, FQDN_SCHEMA, max_length=254, then=canonical_name)
 
 
 def Label(allowed: str = "a lowercase name (a-z, 0-9, -)") -> Any:
-    """A DNS label: host, admin, sender, provider and subdomain names."""
-    return Pattern(HOSTNAME_LABEL, allowed)
+    """A DNS label: host, sender, provider and subdomain names."""
+    return Pattern(HOSTNAME_LABEL, allowed, max_length=63)
 
 
-def Passing(rule: Callable[[str], bool], allowed: str, schema: str, max_length: int | None = None) -> Any:
-    """Text that passes ``rule`` (host names; the names of entries in a mapping of named
-    entries: records, buckets); ``schema`` is the rule as a JSON Schema pattern."""
+# A user name Debian's useradd and adduser take: a lowercase letter first, at most 32 characters.
+USER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$", re.ASCII)
+
+
+def UserName(allowed: str = "a user name: a lowercase letter, then a-z, 0-9, -") -> Any:
+    """An account on a host: an admin, the bootstrap's or Ansible's user."""
+    return Pattern(USER_NAME, allowed, max_length=32)
+
+
+def Passing(
+    rule: Callable[[str], bool], allowed: str, schema: str, max_length: int | None = None, then=None
+) -> Any:
+    """Text of at most ``max_length`` characters that passes ``rule`` (host names; the names
+    of entries in a mapping of named entries: records, buckets); ``schema`` is the rule as a
+    JSON Schema pattern; ``then`` normalises it."""
 
     def check(v: Any) -> str:
-        if not isinstance(v, str) or not rule(v):
+        if not isinstance(v, str) or (max_length is not None and len(v) > max_length) or not rule(v):
             raise Refused(allowed)
-        return v
+        return then(v) if then else v
 
     return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=max_length)])
 
@@ -248,4 +285,11 @@ def relative_name_ok(name: str) -> bool:
 
 
 RELATIVE_SCHEMA = r"^(@|(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?))*)$"
-RelativeName = Passing(relative_name_ok, "a name relative to the zone, '@' for the apex", RELATIVE_SCHEMA)
+MAX_NAME = 253  # a domain name's text (RFC 1035 §2.3.4)
+RelativeName = Passing(
+    relative_name_ok,
+    "a name relative to the zone, '@' for the apex",
+    RELATIVE_SCHEMA,
+    max_length=MAX_NAME,
+    then=str.lower,  # DNS names are not case-sensitive: one form for every comparison
+)

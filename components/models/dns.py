@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from components.models.common import (
     FQDN,
+    MAX_NAME,
     RELATIVE_SCHEMA,
     Bool,
     Choice,
@@ -20,9 +21,9 @@ from components.models.common import (
     Passing,
     Pattern,
     Refused,
-    Str,
     Text,
     Whole,
+    canonical_name,
     relative_name_ok,
 )
 
@@ -33,7 +34,8 @@ EMAIL = re.compile(r"^[a-z0-9._+-]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
 MAX_COMMENT = 100  # Cloudflare's limit on record comments (Free plan)
 TTL_ALLOWED = "1 (automatic) or 60 to 86400 seconds"
 Ttl = Whole(1, 86400, TTL_ALLOWED, ok=lambda t: t == 1 or 60 <= t <= 86400)
-ImportId = Pattern(RECORD_IMPORT, "<zone_id>/<record_id>, both 32 hex characters")
+ImportId = Pattern(RECORD_IMPORT, "<zone_id>/<record_id>, both 32 hex characters", max_length=65)
+MAX_CONTENT = 2048  # Cloudflare's longest record content (TXT)
 
 
 class Record(Named):
@@ -43,10 +45,11 @@ class Record(Named):
     type: Choice(RECORD_TYPES) = Field(
         description="`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `SRV`, `CAA`, `NS` (NS only to delegate a subdomain)"
     )
-    value: Str | None = Field(
+    value: Text(MAX_CONTENT) | None = Field(
         None,
         description="the content: an address (A/AAAA), a full domain name (CNAME/MX/SRV/NS), the text itself "
-        '(TXT, no quotes), `0 issue "letsencrypt.org"` (CAA)',
+        f'(TXT, no quotes), `0 issue "letsencrypt.org"` (CAA); one line of at most {MAX_CONTENT} characters '
+        "(Cloudflare's limit for TXT, its longest content)",
         json_schema_extra={"x-default": "give exactly one of `value` and `host`"},
     )
     host: Label("the name of a host in hosts") | None = Field(
@@ -72,7 +75,7 @@ class Record(Named):
     port: Whole(0, 65535) | None = Field(
         None, description="0 to 65535", json_schema_extra={"x-default": "required for SRV, refused elsewhere"}
     )
-    id: Pattern(re.compile(r"^[a-z0-9-]{1,40}$"), "a short id: a-z, 0-9, -") | None = Field(
+    id: Pattern(re.compile(r"^[a-z0-9-]{1,40}$"), "a short id: a-z, 0-9, -", max_length=40) | None = Field(
         None,
         description="a short id (a-z, 0-9, `-`, up to 40) telling apart several records of one type at one "
         "name, e.g. `mx1`, `mx2`",
@@ -107,13 +110,13 @@ class Record(Named):
 
 class SelfHosting(Model):
     nameservers: Items(
-        Pattern(FQDN, "a name server's full name, e.g. ns1.example.net", then=lambda v: v.rstrip(".").lower())
+        Pattern(FQDN, "a name server's full name, e.g. ns1.example.net", then=canonical_name, max_length=254)
     ) = Field(
         description="the zone's name servers' full names, the first one the SOA's primary, e.g. "
         "`[ns1.example.net, ns2.example.org]`",
         json_schema_extra={"x-default": "required in `self_hosting`"},
     )
-    hostmaster: Pattern(EMAIL, "an email address, e.g. hostmaster@social.coop") = Field(
+    hostmaster: Pattern(EMAIL, "an email address, e.g. hostmaster@social.coop", max_length=254) = Field(
         description="the SOA's contact, an email address, e.g. `hostmaster@social.coop`",
         json_schema_extra={"x-default": "required in `self_hosting`"},
     )
@@ -132,7 +135,15 @@ def _one_or_list(v: Any) -> Any:
 
 
 RecordKey = Passing(
-    relative_name_ok, "a name relative to the zone ('@' for the apex, e.g. www or _dmarc)", RELATIVE_SCHEMA
+    relative_name_ok,
+    "a name relative to the zone ('@' for the apex, e.g. www or _dmarc)",
+    RELATIVE_SCHEMA,
+    max_length=MAX_NAME,
+    then=str.lower,  # one form for every comparison: names are not case-sensitive
+)
+# A record's logical key: its name (or apex), type and discriminator, e.g. www-cname, apex-mx-mx1.
+LogicalKey = Pattern(
+    re.compile(r"^[a-z0-9_.*-]+$"), "a record's logical key, e.g. www-cname or apex-mx-mx1", max_length=320
 )
 Records = Annotated[
     tuple[Record, ...], BeforeValidator(_one_or_list, json_schema_input_type=Record | list[Record])
@@ -140,9 +151,9 @@ Records = Annotated[
 
 
 class Dns(Model):
-    zone_id: Pattern(ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard") = Field(
-        description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)"
-    )
+    zone_id: Pattern(
+        ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32
+    ) = Field(description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)")
     default_ttl: Ttl = Field(3600, description="TTL of records that set none")
     records_: dict[RecordKey, Records] = Field(
         {},
@@ -151,7 +162,7 @@ class Dns(Model):
     )
     # Import IDs by logical key (the plan's `social-coop-<key>`), for any record, generated
     # mail records included; dns_records.check() matches the keys.
-    imports: dict[str, ImportId] = Field(
+    imports: dict[LogicalKey, ImportId] = Field(
         {},
         description="adopt existing records, generated mail records included: `<logical key>: <zone_id>/<record_id>`; "
         "the key is the record's name in the plan after `social-coop-` (e.g. `www-cname`, `apex-mx-mx1`), "
@@ -163,6 +174,24 @@ class Dns(Model):
         "(`python -m tools.zonefile prod alpha`, [dns.md](dns.md#a-complete-zone-for-self-hosting)); Pulumi ignores it",
     )
     _records: tuple[Record, ...] = PrivateAttr(())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling_per_name(cls, data: Any) -> Any:
+        """`www` and `WWW` are one DNS name: two entries for it are a mistake, not two names."""
+        records = data.get("records") if isinstance(data, dict) else None
+        seen: dict[str, str] = {}
+        for name in records if isinstance(records, dict) else ():
+            if isinstance(name, str) and name.lower() in seen:
+                raise Refused(
+                    f"the same name as {seen[name.lower()]!r} (DNS names are not case-sensitive); "
+                    "list its records under one name",
+                    f"records.{name}",
+                    name,
+                )
+            if isinstance(name, str):
+                seen[name.lower()] = name
+        return data
 
     @model_validator(mode="after")
     def _flatten(self) -> Dns:

@@ -3,6 +3,7 @@ cloudinit.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -19,9 +20,10 @@ from components.models.common import (
     Label,
     Model,
     Named,
+    Pattern,
     Refused,
-    Str,
     Text,
+    UserName,
     Whole,
     checked,
 )
@@ -45,32 +47,46 @@ COMMENT = r"( [^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*)?$"  # one
 
 
 def SshKey(types: tuple[str, ...]) -> Any:
-    """One OpenSSH public key line whose key data really is a key of its type."""
+    """One OpenSSH public key line whose key data really is a key of its type, kept as the
+    canonical line rebuilt from what was parsed (values.parse_ssh_key)."""
 
     def check(v: Any) -> str:
         if not isinstance(v, str):
             raise Refused("expected a string")
-        problem = values.ssh_key_problem(v, types)
+        line, problem = values.parse_ssh_key(v, types)
         if problem:
-            raise Refused(problem)
-        return v
+            raise Refused(problem)  # a private key shows as its -----BEGIN line only
+        return line
 
     kinds = "|".join(t.replace(".", r"\.") for t in types)
-    schema = f"^({kinds}) [A-Za-z0-9+/]+={{0,3}}" + COMMENT
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema)])
+    schema = f"^({kinds}) [A-Za-z0-9+/]+={{0,2}}" + COMMENT
+    # the longest key data is an RSA key's of 16384 bits: about 2,800 characters of base64
+    longest = 40 + 2800 + 1 + values.MAX_KEY_COMMENT
+    return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=longest)])
+
+
+# Hetzner Cloud numbers its objects (servers, firewalls, primary IPs, volumes, SSH keys).
+HetznerId = Pattern(
+    re.compile(r"^[0-9]{1,19}$"),
+    'the object\'s numeric ID, in quotes, e.g. "12345678" (hcloud ... list)',
+    max_length=19,
+)
 
 
 class Admin(Model):
-    name: Label("a lowercase user name (a-z, 0-9, -)") = Field(
-        description="a user name (DNS label rules); each name once; not a system account (`root`, `nobody`, `ubuntu`, ...)"
+    name: UserName() = Field(
+        description="a user name: a lowercase letter, then a-z, 0-9, `-`, at most 32 characters (Debian's "
+        "`useradd` takes no more); each name once; not a system account (`root`, `nobody`, `ubuntu`, ...)"
     )
     ssh_key: SshKey(values.ADMIN_KEY_TYPES) = Field(
-        description="one OpenSSH public key line: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, "
-        "`sk-ssh-ed25519@openssh.com` or `ssh-rsa` (at least 2048 bits), the key (it must parse as that "
-        "type), an optional one-line comment; each admin's key is their own"
+        description="exactly one OpenSSH public key line: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, "
+        "`sk-ssh-ed25519@openssh.com` or `ssh-rsa` (2048 to 16384 bits), the key (strict base64 that must "
+        f"parse whole as that type), an optional one-line comment of at most {values.MAX_KEY_COMMENT} "
+        "characters (every admin's key goes into each server's user-data: 32 KiB in all); each admin's key "
+        "is their own. Kept as `<type> <key> <comment>` with single spaces"
     )
-    hcloud_import: Str | None = Field(
-        None, description="ID of this key in Hetzner Cloud, to adopt it instead of creating a copy"
+    hcloud_import: HetznerId | None = Field(
+        None, description="numeric ID of this key in Hetzner Cloud, to adopt it instead of creating a copy"
     )
 
     @field_validator("name")
@@ -86,7 +102,10 @@ class ExtraPort(Model):
         description="1 to 65535, not 22, 80, 443 or the host's `ssh_port` (always open); each port/protocol once"
     )
     protocol: Choice(("tcp", "udp")) = Field("tcp", description="`tcp` or `udp`")
-    reason: Text(allowed="say why this port is open") = Field(description="why the port is open (not empty)")
+    reason: Text(100, "say why this port is open", max_bytes=128) = Field(
+        description="why the port is open: one line, at most 100 characters and 128 bytes (nftables' "
+        "limit on a rule comment)"
+    )
 
     @model_validator(mode="after")
     def _extra(self) -> ExtraPort:
@@ -102,11 +121,11 @@ class Volume(Model):
 
 
 class HcloudImport(Model):
-    server: Str | None = Field(None, description="the server's ID")
-    firewall: Str | None = Field(None, description="the firewall's ID")
-    ipv4: Str | None = Field(None, description="the primary IPv4's ID")
-    ipv6: Str | None = Field(None, description="the primary IPv6's ID")
-    volume: Str | None = Field(None, description="the volume's ID")
+    server: HetznerId | None = Field(None, description="the server's numeric ID")
+    firewall: HetznerId | None = Field(None, description="the firewall's numeric ID")
+    ipv4: HetznerId | None = Field(None, description="the primary IPv4's numeric ID")
+    ipv6: HetznerId | None = Field(None, description="the primary IPv6's numeric ID")
+    volume: HetznerId | None = Field(None, description="the volume's numeric ID")
 
 
 class HetznerCloud(Model):
@@ -153,8 +172,13 @@ class HetznerCloud(Model):
         return {k: v for k, v in self.import_.model_dump().items() if v is not None}
 
 
+MAX_PRICE = 100_000
+
+
 class Price(Model):
-    amount: Amount = Field(description="0 or more (a finite number)")
+    amount: Amount(MAX_PRICE, f"a monthly price from 0 to {MAX_PRICE:,}") = Field(
+        description=f"0 to {MAX_PRICE:,} a month (the cost report adds prices up to the cent)"
+    )
     currency: Choice(("EUR", "USD")) = Field(description="`EUR` or `USD`")
 
 
@@ -180,7 +204,9 @@ class Vps(Model):
     bootstrap: Bool = Field(
         False, description="run first-boot bootstrap over SSH (needs `bootstrap_ssh_key`)"
     )
-    bootstrap_user: Label("a user name") = Field("root", description="the user the bootstrap connects as")
+    bootstrap_user: UserName() = Field(
+        "root", description="the user the bootstrap connects as (a user name, at most 32 characters)"
+    )
     monthly_price: Price | None = Field(None, description="what the host costs, for the cost report")
 
     @model_validator(mode="after")

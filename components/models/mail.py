@@ -21,6 +21,7 @@ from components.models.common import (
     RelativeName,
     Text,
     Whole,
+    canonical_name,
 )
 
 SPF_ALL = ("-all", "~all")
@@ -47,7 +48,7 @@ _URI = rf"(?:mailto:{_LOCAL_CHAR}+@[A-Za-z0-9.-]+|https://[A-Za-z0-9.-]+(?::[0-9
 URI = re.compile(rf"^{_URI}$")
 DMARC_URI = re.compile(rf"^{_URI}(?:![0-9]{{1,15}}[kmgt]?)?$")
 URI_RULE = 'a mailto: or https:// URI, with , ! ; percent-encoded and no space, " or \\'
-ISSUER = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", re.ASCII)
+ISSUER = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+\.?$", re.ASCII)
 DKIM_KEY = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 POLICY_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
@@ -67,21 +68,34 @@ def _uri_problem(uri: str) -> str | None:
     return values.domain_problem(domain)
 
 
-Uris = Items(Pattern(URI, URI_RULE, problem=_uri_problem))
-DmarcUris = Items(Pattern(DMARC_URI, URI_RULE + "; a size limit may follow, e.g. !10m", problem=_uri_problem))
+MAX_URI = 255  # a report address: mailto: and an address of at most 254 (RFC 5321), or a short https URL
+Uris = Items(Pattern(URI, URI_RULE, problem=_uri_problem, max_length=MAX_URI))
+DmarcUris = Items(
+    Pattern(
+        DMARC_URI, URI_RULE + "; a size limit may follow, e.g. !10m", problem=_uri_problem, max_length=MAX_URI
+    )
+)
 Policy = Choice(DMARC_POLICIES)
 
 
 class Sender(Named):
     mechanism: Pattern(
-        MECHANISM, "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:", problem=_mechanism_problem
-    ) = Field(description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`")
+        MECHANISM,
+        "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:",
+        problem=_mechanism_problem,
+        max_length=255,
+    ) = Field(
+        description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`; at most "
+        "255 characters (one TXT string)"
+    )
     lookups: Whole(0, 10) = Field(
         None,  # not set: 0 for ip4:/ip6: (_free), otherwise refused (_costs)
         description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
-    comment: Text() = Field("", description="who this is and why they send; one printable line")
+    comment: Text(200) | None = Field(
+        None, description="who this is and why they send: one line of at most 200 characters, for reviewers"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -125,7 +139,7 @@ class Dmarc(Model):
     rua: DmarcUris = Field(
         (),
         description="aggregate report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded), "
-        "each optionally with a size limit such as `!10m`",
+        f"each optionally with a size limit such as `!10m`; at most {MAX_URI} characters each",
     )
     ruf: DmarcUris = Field((), description="failure report addresses, as `rua`")
     adkim: Choice(("r", "s")) = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
@@ -137,18 +151,25 @@ class Dkim(Model):
     selector: Label("a selector label, e.g. k1") = Field(
         description="the selector label, e.g. `k1` (record at `k1._domainkey.mg`)"
     )
-    public_key: Pattern(DKIM_KEY, "the base64 p= value of the DKIM key") = Field(
-        description="the base64 `p=` value, from the sender's settings"
+    public_key: Pattern(DKIM_KEY, "the base64 p= value of the DKIM key", max_length=4096) = Field(
+        description="the base64 `p=` value, from the sender's settings; the TXT record it makes holds at most "
+        "2048 characters (checked on the record)"
     )
     key_type: Choice(("rsa", "ed25519")) = Field("rsa", description="`rsa` or `ed25519`")
 
 
 class Caa(Model):
-    issuers: Items(Pattern(ISSUER, "a CA domain, e.g. letsencrypt.org", problem=values.domain_problem)) = (
-        Field(("letsencrypt.org",), description="CA domains")
-    )
-    iodef: Pattern(URI, URI_RULE, problem=_uri_problem) = Field(
-        description="where CAs report refused requests: `mailto:` or `https://` URI",
+    issuers: Items(
+        Pattern(
+            ISSUER,
+            "a CA domain, e.g. letsencrypt.org",
+            problem=values.domain_problem,
+            then=canonical_name,
+            max_length=254,
+        )
+    ) = Field(("letsencrypt.org",), description="CA domains")
+    iodef: Pattern(URI, URI_RULE, problem=_uri_problem, max_length=MAX_URI) = Field(
+        description=f"where CAs report refused requests: `mailto:` or `https://` URI, at most {MAX_URI} characters",
         json_schema_extra={"x-default": "required in `caa`"},
     )
     wildcard: Bool = Field(
@@ -160,12 +181,16 @@ class MtaSts(Model):
     mode: Choice(("testing", "enforce", "none")) = Field(
         "testing", description="`testing`, `enforce`, `none`"
     )
-    policy_id: Pattern(POLICY_ID, "1-32 letters and digits; change it when the policy changes") = Field(
+    policy_id: Pattern(
+        POLICY_ID, "1-32 letters and digits; change it when the policy changes", max_length=32
+    ) = Field(
         description="1 to 32 letters and digits; change it whenever the policy changes",
         json_schema_extra={"x-default": "required in `mta_sts`"},
     )
     tlsrpt_rua: Uris = Field(
-        (), description="TLS report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded)"
+        (),
+        description="TLS report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded), at most "
+        f"{MAX_URI} characters each",
     )
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import keyword
 import re
+import stat
 from typing import Annotated, Any
 
 from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -29,7 +31,10 @@ from components.models.common import (
     Model,
     Pattern,
     Refused,
-    Str,
+    Text,
+    UserName,
+    canonical_name,
+    checked,
 )
 from components.models.dns import Dns, Ttl
 from components.models.hosts import Admin, Host, check_admins
@@ -60,7 +65,9 @@ PROVIDER_SETTINGS: dict[str, str] = {}
 
 
 class Secure(Model):
-    secure: str = Field(description="Ciphertext written by `pulumi config set --secret`.")
+    secure: Annotated[str, StringConstraints(max_length=65536)] = Field(
+        description="Ciphertext written by `pulumi config set --secret`."
+    )
 
 
 def _secret(v: Any) -> Secret:
@@ -79,8 +86,8 @@ class Migration(Model):
     """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
 
     ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
-    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'")) = Field(
-        description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`"
+    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'", max_length=300)) = (
+        Field(description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`")
     )
 
 
@@ -152,10 +159,32 @@ def _secret_var(v: Any) -> Secret:
 SecretVar = Annotated[Secret, PlainValidator(_secret_var, json_schema_input_type=Secure)]
 
 
+MAX_PATH = 1024
+
+
+def _playbook(v: Any) -> str:
+    """A regular file inside the repository, named by a path relative to it (or absolute,
+    inside it): never a directory, a device, a FIFO, /proc, or a symlink leading outside."""
+    allowed = "an existing playbook file: a regular file inside the repository, e.g. ansible/site.yml"
+    if not isinstance(v, str) or not v or len(v) > MAX_PATH or "\0" in v:
+        raise Refused(allowed)
+    try:
+        path = (REPO_ROOT / v).resolve(strict=True)
+        regular = path.is_relative_to(REPO_ROOT) and stat.S_ISREG(path.stat().st_mode)
+    except (OSError, RuntimeError):  # missing, a symlink loop, a name too long
+        regular = False
+    if not regular:
+        raise Refused(allowed)
+    return v
+
+
 class Ansible(Model):
     """The TWG playbook `pulumi up` runs after the hosts are up (components/ansible_playbook.py)."""
 
-    playbook: Str = Field(description="playbook file, absolute or relative to the repository; must exist")
+    playbook: checked(str, _playbook, Annotated[str, StringConstraints(max_length=MAX_PATH)]) = Field(
+        description="the playbook: a regular file inside the repository (a path relative to it, or absolute "
+        f"inside it; symlinks may not lead out), at most {MAX_PATH} characters"
+    )
     extra_vars: dict[str, Any] = Field(
         {},
         description="passed as `--extra-vars` (JSON); names are plain identifiers and never one Ansible "
@@ -168,18 +197,11 @@ class Ansible(Model):
         "`pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`; handed to ansible-playbook "
         "in a private file, never rendered as a template, `[secret]` in the plan and the preview",
     )
-    user: Label("a user name") | None = Field(
+    user: UserName() | None = Field(
         None,
         description="`ansible_user` for every host",
         json_schema_extra={"x-default": "the operator's ssh configuration"},
     )
-
-    @field_validator("playbook")
-    @classmethod
-    def _exists(cls, playbook: str) -> str:
-        if not (REPO_ROOT / playbook).is_file():
-            raise Refused("an existing playbook file, absolute or relative to the repository")
-        return playbook
 
     @field_validator("extra_vars", "secret_vars", mode="before")
     @classmethod
@@ -266,9 +288,10 @@ class StackConfig(Model):
         "`pulumi config set --secret bootstrap_ssh_key < key-file`",
         json_schema_extra={"x-default": "none; required when a host has `vps.bootstrap: true`"},
     )
-    decommission: Str | None = Field(
+    decommission: Text(200) | None = Field(
         None,
-        description="prod only, the explicit escape for a real decommission: one line saying why, which "
+        description="prod only, the explicit escape for a real decommission: one line (10 to 200 characters) "
+        "saying why, which "
         "allows `protect: false`. Every plan and preview then shows it (a warning and the `decommission` "
         "output); remove it with `protect: true` again. See the last example",
     )
@@ -288,7 +311,8 @@ class StackConfig(Model):
         if not isinstance(data, dict) or data.get("environment") not in boundary.STACKS:
             return data
         data, prod = dict(data), data["environment"] == "prod"
-        data.setdefault("instance_domain", boundary.ZONE if prod else boundary.ALPHA_DOMAIN)
+        if data.get("instance_domain") is None:  # missing, or `instance_domain:` set to nothing
+            data["instance_domain"] = boundary.ZONE if prod else boundary.ALPHA_DOMAIN
         if isinstance(data.get("hosts"), dict):
             data["hosts"] = {
                 name: {"fqdn": f"{name}.{boundary.ZONE}", **h}
@@ -298,7 +322,8 @@ class StackConfig(Model):
             }
         storage = data.get("storage")
         if isinstance(storage, dict) and isinstance(storage.get("buckets"), dict):
-            origin = [f"https://{data['instance_domain']}"]
+            instance = data["instance_domain"]
+            origin = [f"https://{canonical_name(instance) if isinstance(instance, str) else instance}"]
             buckets = {
                 name: {**b, "cors_origins": origin}
                 if isinstance(b, dict) and b.get("cors_origins") is None

@@ -29,6 +29,7 @@ BUCKET_RULE = (
     "bucket names are 3-63 characters of lowercase letters, digits and single hyphens, starting and "
     "ending with a letter or digit, not shaped like an IP address"
 )
+MAX_PREFIX = 512
 Days = Whole(1, 3650, "a positive number of days (1-3650)")
 # What Mastodon writes into its media bucket: Paperclip keys `:prefix_url:class/:attachment/
 # :id_partition/:style/:filename`, `cache/` before copies of remote media (mastodon's
@@ -86,13 +87,20 @@ class Bucket(Named):
     )
     mastodon: Bool = Field(False, description="this bucket holds the instance's media; at most one bucket")
     backups_prefix: (
-        Pattern(re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"), "a prefix ending in /, e.g. backups/") | None
+        Pattern(
+            re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"),
+            "a prefix ending in /, e.g. backups/",
+            max_length=MAX_PREFIX,
+        )
+        | None
     ) = Field(
         None,
         description="where database dumps go, ending in `/`, e.g. `db-backups/` (dumps under "
         "`db-backups/<host>/`); at most one bucket; give it with `backup_expire_days`. Never one of Mastodon's "
         "own prefixes (`media_attachments/`, `accounts/`, `cache/`..., above or below them); `backups/` "
-        "(Mastodon's archive exports: prod's layout today) only with at least 7 days",
+        "(Mastodon's archive exports: prod's layout today) only with at least 7 days; "
+        f"at most {MAX_PREFIX} characters (an S3 key has at most 1,024 bytes, and a dump's key adds "
+        "`<host>/` and its file name)",
     )
     backup_expire_days: Days | None = Field(None, description="delete dumps after this many days, 1 to 3650")
     versioning: Bool = Field(False, description="keep old versions of overwritten files")
@@ -100,16 +108,23 @@ class Bucket(Named):
         None, description="with `versioning: true`: delete old versions after this many days, 1 to 3650"
     )
     cors_origins: Items(
-        Pattern(re.compile(r"^https://[a-z0-9.-]+$"), "an origin like https://social.coop")
+        Pattern(
+            re.compile(r"^https://[a-z0-9.-]+$"),
+            "an origin like https://social.coop",
+            then=lambda v: v.rstrip("."),  # the host name in its one form, as browsers send it
+            max_length=262,
+        )
     ) = Field(
         (),  # not set: the instance's origin (StackConfig._defaults)
-        description="origins like `https://social.coop`",
+        description="origins like `https://social.coop`: `https://` and a host name (at most 262 characters)",
         json_schema_extra={"x-default": "`[https://<instance_domain>]`"},
     )
     alias_host: HostName("a host name like files.social.coop") | None = Field(
         None, description="a host name that serves the bucket, e.g. `files.social.coop`"
     )
-    import_id: Pattern(re.compile(r"^[a-z0-9]+,[a-z0-9-]+$"), "<region>,<bucket name>") | None = Field(
+    import_id: (
+        Pattern(re.compile(r"^[a-z0-9]+,[a-z0-9-]+$"), "<region>,<bucket name>", max_length=80) | None
+    ) = Field(
         None,
         alias="import",
         description="`<region>,<bucket name>`: adopt the existing bucket; prod only",

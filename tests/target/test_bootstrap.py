@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from components.cloudinit import render_bootstrap_config
+from components.cloudinit import bootstrap_conf, render_bootstrap_config
 from tests.target.conftest import OUTSIDE_V4, TARGET_V4, TARGET_V6
 from tests.target.hosts import as_person, assert_host, bootstrap_over_ssh, make_people
 
@@ -86,7 +86,8 @@ def test_sshd_follows_its_files_even_when_an_earlier_run_wrote_them(boot_target,
     assert t.ssh("root", "true").returncode == 0  # the running sshd still lets root in
     # and a fail2ban that cannot start: a broken jail file
     broken = base64.b64encode(b"this line is no ini syntax\n").decode()
-    conf_broken = conf + f"file /etc/fail2ban/jail.d/zz-broken.local 0644 fail2ban {broken}\n"
+    extra = f"file /etc/fail2ban/jail.d/zz-broken.local 0644 fail2ban {broken}"
+    conf_broken = bootstrap_conf([*conf.splitlines()[:-1], extra])  # before the end line, counted
     run = bootstrap_over_ssh(t, "root", conf_broken, check=False)
     assert run.returncode == 1 and "not active: fail2ban" in run.stderr, (run.stdout, run.stderr)
     assert "changed: service ssh reloaded" in run.stdout
