@@ -31,6 +31,10 @@ STACKS = ("prod", "alpha")  # the only stacks; the stack named X holds `environm
 ALPHA_DOMAIN = f"alpha.{ZONE}"  # alpha owns this name and every name under it; prod the rest
 ALPHA_BUCKET_PREFIX = "alpha-"  # every alpha bucket name starts with it; no prod bucket name does
 HERE = "components/boundary.py"
+# prod's machines alpha may run on: point its names and its playbook at them, never bootstrap
+# them. alpha.social.coop lives on pando (docs/servers.md); any other machine prod declares
+# (rhizome) is off limits to alpha altogether.
+ALPHA_RUNS_ON = ("pando",)
 
 
 def spaces_key_name(stack: str) -> str:
@@ -80,6 +84,7 @@ class Claims:
     buckets: frozenset[str] = frozenset()
     hosts: frozenset[str] = frozenset()  # short names: Hetzner server, firewall and address names
     machines: frozenset[str] = frozenset()  # addresses and SSH host keys of machines it manages
+    shared: frozenset[str] = frozenset()  # those of its machines alpha may run on (ALPHA_RUNS_ON)
     error: str | None = None  # the file could not be read: nothing is known
 
     @property
@@ -136,7 +141,7 @@ def claims_of(stack: str, config: dict[str, Any]) -> Claims:
     def key(name: str) -> str:
         return f"{PROJECT}:{name}"
 
-    names, buckets, hosts, machines = set(), set(), set(), set()
+    names, buckets, hosts, machines, shared = set(), set(), set(), set(), set()
     if isinstance(config.get(key("instance_domain")), str):
         names.add(normal_name(config[key("instance_domain")]))
     for name, h in _mapping(config.get(key("hosts"))).items():
@@ -145,9 +150,12 @@ def claims_of(stack: str, config: dict[str, Any]) -> Claims:
         fqdn = h.get("fqdn")
         names.add(normal_name(fqdn if isinstance(fqdn, str) else f"{name}.{ZONE}"))
         vps = _mapping(h.get("vps"))
-        machines |= {normal_address(vps[k]) for k in ("ipv4", "ipv6") if isinstance(vps.get(k), str)}
+        mine = {normal_address(vps[k]) for k in ("ipv4", "ipv6") if isinstance(vps.get(k), str)}
         if isinstance(vps.get("ssh_host_key"), str):
-            machines.add(normal_key(vps["ssh_host_key"]))
+            mine.add(normal_key(vps["ssh_host_key"]))
+        machines |= mine
+        if stack == "prod" and str(name).lower() in ALPHA_RUNS_ON:
+            shared |= mine
     for name, records in _mapping(_mapping(config.get(key("dns"))).get("records")).items():
         names.add(normal_name(ZONE if name == "@" else f"{name}.{ZONE}"))
         for r in records if isinstance(records, list) else [records]:
@@ -158,7 +166,9 @@ def claims_of(stack: str, config: dict[str, Any]) -> Claims:
         buckets.add(str(name).lower())
         if isinstance(_mapping(b).get("alias_host"), str):
             names.add(normal_name(b["alias_host"]))
-    return Claims(stack, frozenset(names), frozenset(buckets), frozenset(hosts), frozenset(machines))
+    return Claims(
+        stack, frozenset(names), frozenset(buckets), frozenset(hosts), frozenset(machines), frozenset(shared)
+    )
 
 
 # --------------------------------------------------------------------------- the rules
@@ -214,6 +224,20 @@ def bootstrap_problem(stack: str, machine: str, theirs: Claims) -> str | None:
             f"bootstraps it ({HERE}). Point names at it without bootstrap: true"
         )
     return None
+
+
+def machine_problem(stack: str, machine: str, theirs: Claims) -> str | None:
+    """``machine``: an address or SSH host key of a host this stack declares (and so points its
+    names and its playbook at). alpha may run on the prod machines ALPHA_RUNS_ON names, no other."""
+    ours = normal_address(machine) in theirs.machines or normal_key(machine) in theirs.machines
+    shared = normal_address(machine) in theirs.shared or normal_key(machine) in theirs.shared
+    if not ours or shared:
+        return None
+    where = f"of prod's machines alpha runs only on {', '.join(ALPHA_RUNS_ON)}; " if stack == "alpha" else ""
+    return (
+        f"{theirs.source} declares this machine: the {theirs.stack} stack's ({HERE}); {where}"
+        "a host here runs on its own stack's machines"
+    )
 
 
 def label_problem(stack: str, label: str, theirs: Claims) -> str | None:

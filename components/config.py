@@ -52,6 +52,11 @@ __all__ = ["PROJECT", "REPO_ROOT", "ConfigError", "Secret", "StackConfig", "load
 # (`pulumi config set --secret --path 'ansible.secret_vars.<name>'`) and hands the program the
 # decrypted mapping; the loader wraps exactly the values in that place as secrets.
 SECRET_PARTS = {"ansible": "secret_vars"}
+# Keys whose default is the unsafe side when a value is lost: set to nothing, they are refused.
+NEVER_EMPTY = {
+    "adopting": "write true or false: left empty it would end phase 1 of adoption (docs/adoption.md)",
+    "protect": "write true or false: left empty it would take prod's protection off",
+}
 
 # What pydantic's own checks (types, required keys) say, in our words.
 WORDS = {
@@ -122,6 +127,9 @@ def parse(
     (``present_keys``); every other key holding its Pulumi.yaml default counts as not set.
     None (the file is not at hand): any key holding its Pulumi.yaml default counts as not set."""
     _check_retired(raw, source)
+    for k in NEVER_EMPTY:
+        if k in raw and raw[k] is None:  # `adopting:` with nothing after it
+            raise ConfigError(source, k, None, NEVER_EMPTY[k])
     raw = {k: v for k, v in raw.items() if (present is not None and k in present) or not _is_default(k, v)}
     _check_secrets(raw, source, secret_keys)
     public = {k: v for k, v in raw.items() if k not in SECRET_KEYS}

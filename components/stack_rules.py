@@ -133,12 +133,13 @@ def _boundary(cfg: StackConfig, fail) -> None:
         if problem:
             raise fail(f"hosts.{name}", name, problem)
         vps = h.vps_  # the kind not in use too: it is one line away
-        if vps is not None and vps.bootstrap:
-            for what in ("ipv4", "ipv6", "ssh_host_key"):
-                value = getattr(vps, what)
-                problem = boundary.bootstrap_problem(stack, value, theirs) if value else None
-                if problem:
-                    raise fail(f"hosts.{name}.vps.{what}", value, problem)
+        for what in ("ipv4", "ipv6", "ssh_host_key") if vps is not None else ():
+            value = getattr(vps, what)
+            problem = boundary.machine_problem(stack, value, theirs) if value else None
+            if vps.bootstrap and value and not problem:
+                problem = boundary.bootstrap_problem(stack, value, theirs)
+            if problem:
+                raise fail(f"hosts.{name}.vps.{what}", value, problem)
     for b in cfg.storage.buckets.values() if cfg.storage else ():
         problem = boundary.bucket_problem(stack, b.name, theirs)
         if problem:

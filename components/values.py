@@ -234,20 +234,22 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 # The body of an OpenSSH private key without its header: base64 of "openssh-key-v1\0".
 PRIVATE_BODY = "b3BlbnNzaC1rZXktdjE"
 SECRET_NAME = re.compile(r"secret|token|passw|passphrase|private|api_?key|bootstrap_ssh", re.IGNORECASE)
-# Tokens by their published prefixes: DigitalOcean, GitLab, GitHub, Slack, AWS, age, Pulumi.
+# Tokens by their published prefixes: DigitalOcean (API tokens, Spaces access key IDs), GitLab,
+# GitHub, Slack, AWS, age, Pulumi, Mailgun.
 TOKEN_PREFIX = re.compile(
     r"(?:do[opr]_v1_|gl(?:pat|dt|rt|ptt|cbt|oas|soat|ffct|imt|agent|ft|wt)-|gh[pousr]_|github_pat_"
-    r"|xox[abposr]-|(?:AKIA|ASIA)[0-9A-Z]{16}|AGE-SECRET-KEY-|pul-[0-9a-f]{40})"
+    r"|xox[abposr]-|(?:AKIA|ASIA)[0-9A-Z]{16}|AGE-SECRET-KEY-|pul-[0-9a-f]{40}|\bDO[0-9A-Z]{18}\b"
+    r"|\bkey-[0-9a-f]{32}\b)"
 )
 # Any other long run of token characters that reads like random data, not words.
 TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
-# Public data that looks random and is shown: an SSH public key line, a Cloudflare ID (zone,
-# record, import ID), a DKIM public key. Import IDs are not secrets: the plan prints them for review.
-PUBLIC_SHAPES = re.compile(
-    r"(?:ssh-|ecdsa-sha2-|sk-ssh-)[a-z0-9@.-]+ AAAA[A-Za-z0-9+/]*=*(?: .*)?|[0-9a-f]{32}(?:/[0-9a-f]{32})?"
-    r"|MII[A-Za-z0-9+/]+=*",  # a DKIM RSA public key (p=)
-    re.DOTALL,
-)
+# Public data that looks random and is shown: an SSH public key line that parses (its comment is
+# still checked), a DKIM public key (`public_key`), and Cloudflare IDs where the key holds IDs
+# (zone_id, import IDs: not secrets; the plan prints them for review).
+SSH_LINE = re.compile(r"(?:ssh-|ecdsa-sha2-|sk-ssh-)[a-z0-9@.-]+ AAAA")
+CLOUDFLARE_ID = re.compile(r"[0-9a-f]{32}(?:/[0-9a-f]{32})?")
+DKIM_PUBLIC = re.compile(r"MII[A-Za-z0-9+/]+=*")
+ID_KEYS = re.compile(r"zone_id|import", re.IGNORECASE)
 PLACEHOLDERS = ("[secret]", "[not shown]")  # what the loader puts in place of a secret
 SAFE_PREFIX = 4
 MAX_SHOWN = 80
@@ -281,14 +283,23 @@ def _random_looking(run: str) -> bool:
 
 def secret_at(text: str, key: str = "") -> int | None:
     """Where a secret starts in ``text`` (a private key, a token), or None. The whole text is a
-    secret when ``key`` is named like one."""
+    secret when ``key`` is named like one. ``key``: the last part of the value's key path."""
     if SECRET_NAME.search(key) or looks_private(text):
         m = PRIVATE_KEY.search(text)
         return m.end() if m else 0
+    if SSH_LINE.match(text):
+        line, _ = parse_ssh_key(text, ADMIN_KEY_TYPES)
+        if line is not None:  # a public key: only its comment may hide a secret
+            kind, blob, *comment = line.split(" ", 2)
+            at = secret_at(comment[0]) if comment else None
+            return None if at is None else len(kind) + len(blob) + 2 + at
+    elif (key == "public_key" and DKIM_PUBLIC.fullmatch(text)) or (
+        ID_KEYS.search(key) and CLOUDFLARE_ID.fullmatch(text)
+    ):
+        return None
     found = [m.start() for m in TOKEN_PREFIX.finditer(text)]
-    if not PUBLIC_SHAPES.fullmatch(text):  # a message shows at most the first 80 characters
-        runs = TOKEN_RUN.finditer(text[: MAX_SHOWN + 200])
-        found += [m.start() for m in runs if _random_looking(m.group())]
+    runs = TOKEN_RUN.finditer(text[: MAX_SHOWN + 200])  # a message shows at most 80 characters
+    found += [m.start() for m in runs if _random_looking(m.group())]
     return min(found, default=None)
 
 
@@ -330,6 +341,8 @@ def show(value: Any, path: str = "") -> str:
     a short prefix of anything that looks like a secret (a private key, a token, a long random
     string, the value of a key named like a secret); a huge number by its size."""
     key = path.rsplit(".", 1)[-1]
+    if ID_KEYS.search(path):  # dns.imports.<logical key>: the values are IDs
+        key = f"import:{key}"
     if isinstance(value, str) and value not in PLACEHOLDERS:
         at = secret_at(value, key)
         if at is not None and len(value) > SAFE_PREFIX:

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import yaml
+
 from components import boundary
 from components.boundary import Claims
 
@@ -36,6 +38,7 @@ BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
 BUCKET_CORS = "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey"
 REMOTE = ("command:remote:Command", "command:remote:CopyToRemote")  # the bootstrap of a VPS
+LOCAL = "command:local:Command"  # the Ansible hand-off (components/ansible_playbook.py)
 
 # Stateful or traffic-carrying: what prod must protect. A volume holds data; detaching one
 # (deleting its attachment) takes the disk from under a running server.
@@ -134,12 +137,37 @@ def _off_limits(r: Res, s: Stack) -> list[str]:
         connection = r.props.get("connection")
         connection = connection if isinstance(connection, Mapping) else {}  # "[secret]" in the offline plan
         claims += [(connection.get(k), boundary.bootstrap_problem) for k in ("host", "hostKey")]
+        claims += [(connection.get("host"), boundary.machine_problem)]
+    if r.type == LOCAL:  # the machines the playbook runs on: each host's ansible_host
+        claims += [(address, boundary.machine_problem) for address in _inventory_hosts(r.props)]
     out = []
     for value, rule in claims:
         problem = rule(env, str(value), theirs) if isinstance(value, str) and value else None
         if problem:
             out.append(f"{r.name}: {value!r}: {problem}")
     return out
+
+
+def _inventory_hosts(props: Mapping[str, Any]) -> list[str]:
+    """The ansible_host of every host in the inventory the Ansible hand-off hands its playbook."""
+    env = props.get("environment")
+    text = env.get("SOCIALCOOP_INVENTORY") if isinstance(env, Mapping) else None
+    try:
+        inventory = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError:
+        return []
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if k == "ansible_host" and isinstance(v, str):
+                    found.append(v)
+                else:
+                    walk(v)
+
+    walk(inventory)
+    return found
 
 
 def alpha_stays_in_its_lane(r: Res, s: Stack) -> list[str]:

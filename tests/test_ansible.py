@@ -118,7 +118,8 @@ def test_secret_vars_reach_the_play_unrendered_and_never_the_command_line(tmp_pa
     program's own command: extra vars arrive, a secret arrives exactly as given (never
     rendered), and nothing of it is left on disk or in the command."""
     monkeypatch.setattr(stack_models, "REPO_ROOT", tmp_path)  # a playbook is a file inside the repository
-    book = tmp_path / "book.yml"
+    (tmp_path / "ansible").mkdir()
+    book = tmp_path / "ansible" / "book.yml"
     out = tmp_path / "out.json"
     book.write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"

@@ -52,6 +52,13 @@ def declared(stack: str) -> dict:
         "names": sorted(names),
         "addresses": sorted(v[k] for v in vps for k in ("ipv4", "ipv6") if v.get(k)),
         "host_keys": sorted(v["ssh_host_key"] for v in vps if v.get("ssh_host_key")),
+        "shared": sorted(  # the addresses of the prod machines alpha may run on
+            h["vps"][k]
+            for name, h in hosts.items()
+            if name in boundary.ALPHA_RUNS_ON and h.get("vps")
+            for k in ("ipv4", "ipv6")
+            if h["vps"].get(k)
+        ),
     }
 
 
@@ -134,8 +141,14 @@ def test_alpha_may_not_bootstrap_a_machine_at_an_address_prod_declares(config_er
     field = "ipv4" if ipaddress.ip_address(address).version == 4 else "ipv6"
     for spelling in spellings(address):
         refused(config_error, "alpha", bootstrap(**{field: spelling}), f"hosts.alpha.vps.{field}")
-    # alpha may run on it (pointing its names at it), and bootstrap a machine of its own
-    assert load_config("alpha", lambda c: alpha_host(c)["vps"].update({field: address})).hosts["alpha"]
+    # alpha may run on pando (pointing its names and playbook at it), no other prod machine;
+    # and it may bootstrap a machine of its own
+    runs_here = lambda c: alpha_host(c)["vps"].update({field: address})  # noqa: E731
+    if address in PROD["shared"]:
+        assert load_config("alpha", runs_here).hosts["alpha"]
+    else:
+        e = refused(config_error, "alpha", runs_here, f"hosts.alpha.vps.{field}")
+        assert "alpha runs only on pando" in e.allowed
     assert load_config("alpha", bootstrap()).hosts["alpha"].vps.bootstrap
 
 
@@ -514,13 +527,14 @@ def test_the_docs_say_where_the_boundary_is_and_what_it_holds():
     """Changing components/boundary.py means changing what the docs say in the same merge request."""
     config_md = (REPO / "docs" / "config.md").read_text()
     section = config_md.split("## The boundary between the stacks", 1)[1].split("\n## ", 1)[0]
-    for fact in (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX, *boundary.STACKS):
+    facts = (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX, *boundary.STACKS)
+    for fact in (*facts, *boundary.ALPHA_RUNS_ON):
         assert f"`{fact}`" in section, fact
     assert "`components/boundary.py`" in section
     for retired in RETIRED:
         assert f"`{retired}`" in section, retired
     ci_md = (REPO / "docs" / "ci.md").read_text()
     section = ci_md.split("## The boundary between the stacks", 1)[1].split("\n## ", 1)[0]
-    for fact in (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX):
+    for fact in (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX, *boundary.ALPHA_RUNS_ON):
         assert f"`{fact}`" in section, fact
     assert "`components/boundary.py`" in section

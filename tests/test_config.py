@@ -104,7 +104,7 @@ BAD = [
     ("ipv4-as-ipv6", "alpha", setter("hosts", "alpha", "vps", "ipv6", value="198.51.100.20"), "hosts.alpha.vps.ipv6", '"198.51.100.20"', "expected an IPv6 address"),
     ("bad-host-name", "prod", rename_host, "hosts.Hypha_1", '"Hypha_1"', "not a valid host name"),
     ("bad-fqdn", "prod", setter("hosts", "rhizome", "fqdn", value="rhizome"), "hosts.rhizome.fqdn", '"rhizome"', "expected a fully qualified host name"),
-    ("bad-ssh-key", "prod", admin_dss_key, "admins[0].ssh_key", '"ssh-dss AAAAB3NzaC1kc3MAAACBAP not-allowed"', "an OpenSSH public key line"),
+    ("bad-ssh-key", "prod", admin_dss_key, "admins[0].ssh_key", '"ssh-dss ..." (rest not shown)', "an OpenSSH public key line"),
     ("admin-root", "prod", setter("admins", 0, "name", value="root"), "admins[0].name", '"root"', "not a system account"),
     ("admin-nobody", "alpha", setter("admins", 1, "name", value="nobody"), "admins[1].name", '"nobody"', "not a system account"),
     ("image-debian", "alpha", setter("hosts", "alpha", "hetzner_cloud", "image", value="debian-12"), "hosts.alpha.hetzner_cloud.image", '"debian-12"', "allowed: ubuntu-22.04, ubuntu-24.04"),

@@ -115,8 +115,8 @@ CASES = [
         "prod",
         put("protect", value=None),
         "protect",
-        "false",
-        "prod must set protect: true",
+        "null",
+        "write true or false",
     ),
     ("prod-protect-deleted", "prod", drop("protect"), "protect", "false", "also set decommission: '<why>'"),
     (

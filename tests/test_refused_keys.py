@@ -316,9 +316,12 @@ def test_f8_a_present_key_holds_a_value_of_its_type(config_error, stack, mutate,
     refused(config_error, stack, mutate, path)
 
 
-def test_f8_only_a_missing_or_null_key_takes_the_default(load_config):
+def test_f8_only_a_missing_or_null_key_takes_the_default(load_config, config_error):
     assert load_config("prod", lambda c: c.pop(key("adopting"))).adopting is False
-    assert load_config("prod", lambda c: c.update({key("adopting"): None})).adopting is False
+    # adopting and protect set to nothing are refused: their default is the unsafe side
+    for k in ("adopting", "protect"):
+        e = config_error("prod", lambda c, k=k: c.update({key(k): None}))
+        assert e.path == k and "write true or false" in e.allowed
     assert (
         load_config("alpha", lambda c: c.update({key("instance_domain"): None})).instance_domain
         == "alpha.social.coop"
@@ -469,11 +472,14 @@ def test_f10_a_playbook_may_not_be_a_fifo_or_a_symlink_leading_out(
     os.mkfifo(tmp_path / "fifo.yml")
     (tmp_path / "out.yml").symlink_to("/etc/hostname")
     (tmp_path / "site.yml").write_text("- hosts: all\n")
-    (tmp_path / "in.yml").symlink_to(tmp_path / "site.yml")
-    for bad in ("fifo.yml", "out.yml", str(tmp_path / "out.yml")):
+    (tmp_path / "ansible").mkdir()
+    (tmp_path / "ansible" / "site.yml").write_text("- hosts: all\n")
+    (tmp_path / "ansible" / "in.yml").symlink_to(tmp_path / "ansible" / "site.yml")
+    # at the root, its folder (hashed to know when to run it again) would be the whole checkout
+    for bad in ("fifo.yml", "out.yml", str(tmp_path / "out.yml"), "site.yml"):
         mutate = lambda c, p=bad: c.update({key("ansible"): {"playbook": p}})  # noqa: E731
         refused(config_error, "alpha", mutate, "ansible.playbook")
-    for good in ("site.yml", "in.yml", str(tmp_path / "site.yml")):
+    for good in ("ansible/site.yml", "ansible/in.yml", str(tmp_path / "ansible" / "site.yml")):
         assert load_config("alpha", lambda c, p=good: c.update({key("ansible"): {"playbook": p}})).ansible
 
 

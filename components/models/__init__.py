@@ -135,8 +135,13 @@ the loader and the policy pack (`policy/`) both read:
   when you plan a file elsewhere with `--config`): a stack may not declare a bucket or a host
   name (`hosts.<name>`, which also names the Hetzner server, firewall and addresses) that the
   other file declares, nor give a name it gives, nor **bootstrap** (`vps.bootstrap: true`) a
-  machine it declares, by address or by SSH host key. A machine both files declare is prod's:
-  alpha runs on pando and points its names at pando's addresses, but never bootstraps it.
+  machine it declares, by address or by SSH host key. A machine both files declare is prod's;
+- **machines**: of prod's machines alpha may run on only those `ALPHA_RUNS_ON` names (`pando`):
+  it points its names and its playbook at pando's addresses, but never bootstraps it. An alpha
+  host at any other address or host key that prod's file declares (rhizome's) is refused.
+  What the files cannot show: a prod machine whose address only Hetzner knows (hypha). alpha
+  bootstrapping it is stopped by the credentials, not by a rule here: alpha's
+  `bootstrap_ssh_key` is alpha's own and is authorized on no prod host (keep it so).
 
 The keys that used to hold the boundary, `domain`, `dns.owned_subdomain`,
 `dns.reserved_subdomains` and `storage.other_stack_buckets`, are refused ("no longer read").

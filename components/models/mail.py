@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components import values
 from components.models.common import (
@@ -175,6 +175,16 @@ class Caa(Model):
     wildcard: Bool = Field(
         False, description='`false` also writes `issuewild ";"`: no CA may issue wildcard certificates'
     )
+
+    @field_validator("issuers")
+    @classmethod
+    def _some_issuers(cls, issuers: tuple[str, ...]) -> tuple[str, ...]:
+        if not issuers:  # no issue record: every CA could issue for the domain
+            raise Refused("at least one CA domain, e.g. [letsencrypt.org] (without one, any CA may issue)")
+        for i, issuer in enumerate(issuers):
+            if issuer in issuers[:i]:
+                raise Refused("each CA once", f"[{i}]", issuer)
+        return issuers
 
 
 class MtaSts(Model):

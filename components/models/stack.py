@@ -5,6 +5,7 @@ rules (components/stack_rules.py)."""
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import stat
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from components import boundary
+from components import boundary, values
 from components.errors import PROJECT, REPO_ROOT, Secret
 from components.models.common import (
     Bool,
@@ -145,6 +146,34 @@ def _template(value: Any) -> bool:
     return False
 
 
+MAX_EXTRA_VARS = 32 * 1024  # one environment variable of the command; Linux allows 128 KiB
+SECRET_VALUE = (
+    "use ansible.secret_vars for secrets (set with `pulumi config set --secret --path`), never extra_vars"
+)
+
+
+def _extra_var_problem(name: str, value: Any) -> str | None:
+    """Extra vars are stored and shown in plain text (the plan, the state): no secret, one
+    printable line per text (a playbook writes them into files), no key named like a secret."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            problem = _extra_var_problem(str(k), v) or (
+                values.text_problem(k) if isinstance(k, str) else None
+            )
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        return next((p for p in (_extra_var_problem(name, v) for v in value) if p), None)
+    if values.SECRET_NAME.search(name):
+        return f"{name} is named like a secret: {SECRET_VALUE}"
+    if isinstance(value, str):
+        if values.secret_at(value) is not None:
+            return f"this looks like a token or key: {SECRET_VALUE}"
+        return values.text_problem(value)
+    return None
+
+
 def _secret_var(v: Any) -> Secret:
     if not isinstance(v, Secret):  # the loader wraps ansible.secret_vars when Pulumi marks them secret
         raise Refused(
@@ -175,6 +204,8 @@ def _playbook(v: Any) -> str:
         regular = False
     if not regular:
         raise Refused(allowed)
+    if path.parent == REPO_ROOT:  # its folder is hashed to know when to run it again
+        raise Refused("a playbook in a folder of its own inside the repository, e.g. ansible/site.yml")
     return v
 
 
@@ -216,7 +247,7 @@ class Ansible(Model):
 
     @field_validator("extra_vars")
     @classmethod
-    def _no_templates(cls, v: dict[str, Any]) -> dict[str, Any]:
+    def _plain_values(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name, value in v.items():
             if _template(value):
                 raise Refused(
@@ -225,6 +256,14 @@ class Ansible(Model):
                     name,
                     value,
                 )
+            problem = _extra_var_problem(name, value)
+            if problem:
+                raise Refused(problem, name, value)
+        if len(json.dumps(v)) > MAX_EXTRA_VARS:
+            raise Refused(
+                f"at most {MAX_EXTRA_VARS} characters of extra vars in all (as JSON: they travel in one "
+                "environment variable); put larger data in the playbook's vars files"
+            )
         return v
 
     @model_validator(mode="after")

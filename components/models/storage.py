@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components.models.common import (
     PROVIDERS,
@@ -30,6 +30,7 @@ BUCKET_RULE = (
     "ending with a letter or digit, not shaped like an IP address"
 )
 MAX_PREFIX = 512
+MAX_ORIGINS = 20
 Days = Whole(1, 3650, "a positive number of days (1-3650)")
 # What Mastodon writes into its media bucket: Paperclip keys `:prefix_url:class/:attachment/
 # :id_partition/:style/:filename`, `cache/` before copies of remote media (mastodon's
@@ -130,6 +131,16 @@ class Bucket(Named):
         description="`<region>,<bucket name>`: adopt the existing bucket; prod only",
         json_schema_extra={"x-default": "none (create it)"},
     )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        if len(origins) > MAX_ORIGINS:
+            raise Refused(f"at most {MAX_ORIGINS} origins (Spaces keeps one CORS rule for them)")
+        for i, origin in enumerate(origins):
+            if origin in origins[:i]:
+                raise Refused("each origin once", f"[{i}]", origin)
+        return origins
 
     @model_validator(mode="after")
     def _lifecycle(self) -> Bucket:
