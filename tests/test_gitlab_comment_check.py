@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_gitlab_comment import ci_env, gitlab, writes  # noqa: F401  (gitlab is a fixture)
+from tests.fakehttp import serving, without_proxies
+from tests.test_gitlab_comment import FakeGitLab, ci_env, writes
 from tools import gitlab_comment
 from tools.gitlab_comment import marker
+
+
+@pytest.fixture
+def gitlab(monkeypatch):
+    without_proxies(monkeypatch)
+    with serving(FakeGitLab()) as server:
+        yield server
+
 
 SUMMARY = "Stack prod (Pulumi.prod.yaml): 40 resources, 38 to import, 2 to create, 30 protected\n"
 

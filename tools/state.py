@@ -104,7 +104,9 @@ def _call(what: str, fn, **kwargs):
         return fn(**kwargs)
     except ClientError as e:
         error = e.response.get("Error", {})
-        raise StateError(f"{what}: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")) from None
+        raise StateError(
+            f"{what}: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
+        ) from None
     except BotoCoreError as e:
         raise StateError(f"{what}: {e}") from None
 
@@ -117,7 +119,9 @@ def create(s3, backend: Backend) -> list[str]:
     done = []
     existing = {b["Name"] for b in _call("list buckets", s3.list_buckets).get("Buckets", [])}
     if backend.bucket not in existing:
-        where = {"CreateBucketConfiguration": {"LocationConstraint": backend.region}} if backend.region else {}
+        where = (
+            {"CreateBucketConfiguration": {"LocationConstraint": backend.region}} if backend.region else {}
+        )
         _call(f"create bucket {backend.bucket}", s3.create_bucket, Bucket=backend.bucket, **where)
         done.append(f"created bucket {backend.bucket}")
     _call(
@@ -171,7 +175,13 @@ def versions(s3, backend: Backend, key: str) -> list[dict]:
 
 
 def read_version(s3, backend: Backend, key: str, version_id: str) -> bytes:
-    body = _call(f"read {key} version {version_id}", s3.get_object, Bucket=backend.bucket, Key=key, VersionId=version_id)
+    body = _call(
+        f"read {key} version {version_id}",
+        s3.get_object,
+        Bucket=backend.bucket,
+        Key=key,
+        VersionId=version_id,
+    )
     return body["Body"].read()
 
 
@@ -197,7 +207,9 @@ def restore(s3, backend: Backend, stack: str, version_id: str | None = None) -> 
                 version_id = v["VersionId"]
                 break
         else:
-            raise StateError(f"{backend.bucket}/{key}: no earlier version is a readable checkpoint of {stack}")
+            raise StateError(
+                f"{backend.bucket}/{key}: no earlier version is a readable checkpoint of {stack}"
+            )
     elif not any(v["VersionId"] == version_id and not v["DeleteMarker"] for v in found):
         raise StateError(f"{backend.bucket}/{key}: no version {version_id!r} (see `versions`)")
     _call(
@@ -266,10 +278,18 @@ def prune(s3, backend: Backend, keep_days: int, keep: int, now: dt.datetime | No
         kwargs.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
     deleted = []
     for key, found in sorted(by_key.items()):
-        noncurrent = sorted((v for v in found if not v["IsLatest"]), key=lambda v: v["LastModified"], reverse=True)
+        noncurrent = sorted(
+            (v for v in found if not v["IsLatest"]), key=lambda v: v["LastModified"], reverse=True
+        )
         for v in noncurrent[keep:]:
             if now - v["LastModified"] > dt.timedelta(days=keep_days):
-                _call(f"delete {key} version {v['VersionId']}", s3.delete_object, Bucket=backend.bucket, Key=key, VersionId=v["VersionId"])
+                _call(
+                    f"delete {key} version {v['VersionId']}",
+                    s3.delete_object,
+                    Bucket=backend.bucket,
+                    Key=key,
+                    VersionId=v["VersionId"],
+                )
                 deleted.append(f"{key} {v['VersionId']}")
     return deleted
 
@@ -278,7 +298,16 @@ def prune(s3, backend: Backend, keep_days: int, keep: int, now: dt.datetime | No
 
 
 def preview_no_changes(stack: str, cwd: Path) -> int:
-    command = ["pulumi", "preview", "--expect-no-changes", "--non-interactive", "--color", "never", "--stack", stack]
+    command = [
+        "pulumi",
+        "preview",
+        "--expect-no-changes",
+        "--non-interactive",
+        "--color",
+        "never",
+        "--stack",
+        stack,
+    ]
     print(f"drill: {' '.join(command)}", flush=True)
     try:
         return subprocess.run(command, cwd=cwd, timeout=1800).returncode
@@ -294,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--stack", required=True, choices=["alpha", "prod"])
         if name == "restore":
-            p.add_argument("--version-id", help="the version to restore (default: the newest good earlier one)")
+            p.add_argument(
+                "--version-id", help="the version to restore (default: the newest good earlier one)"
+            )
         if name == "drill":
             p.add_argument("--no-preview", action="store_true", help="skip the closing `pulumi preview`")
             p.add_argument("--yes-prod", action="store_true", help="allow the drill on prod's bucket")
@@ -312,18 +343,24 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "versions":
             for v in versions(s3, backend, checkpoint_key(args.stack)):
                 what = "delete marker" if v["DeleteMarker"] else f"{v['Size']} bytes"
-                print(f"{v['VersionId']}  {v['LastModified']:%Y-%m-%d %H:%M:%S}  {what}{'  (current)' if v['IsLatest'] else ''}")
+                print(
+                    f"{v['VersionId']}  {v['LastModified']:%Y-%m-%d %H:%M:%S}  {what}{'  (current)' if v['IsLatest'] else ''}"
+                )
         elif args.command == "restore":
             restored = restore(s3, backend, args.stack, args.version_id)
             print(f"state: restored {checkpoint_key(args.stack)} from version {restored}")
         elif args.command == "drill":
             if args.stack == "prod" and not args.yes_prod:
-                raise StateError("the drill overwrites the checkpoint for a moment: run it on alpha (or add --yes-prod)")
+                raise StateError(
+                    "the drill overwrites the checkpoint for a moment: run it on alpha (or add --yes-prod)"
+                )
             drill(s3, backend, args.stack)
             if not args.no_preview:
                 status = preview_no_changes(args.stack, Path.cwd())
                 if status != 0:
-                    raise StateError(f"pulumi preview --expect-no-changes exited {status}: the restored state differs")
+                    raise StateError(
+                        f"pulumi preview --expect-no-changes exited {status}: the restored state differs"
+                    )
                 print("drill: passed: the restored state plans no change")
         elif args.command == "prune":
             deleted = prune(s3, backend, args.keep_days, args.keep)

@@ -61,7 +61,9 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .sign(ca_key, hashes.SHA256())
@@ -96,11 +98,15 @@ def moto_server(folder: Path) -> Iterator[dict]:
         context = ssl.create_default_context(cafile=str(ca))
         for _ in range(150):  # up to 30 s
             if proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited {proc.returncode}: {(folder / 'moto.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"moto_server exited {proc.returncode}: {(folder / 'moto.log').read_text()[-2000:]}"
+                )
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
-                    with context.wrap_socket(raw, server_hostname="127.0.0.1"):
-                        break
+                with (
+                    socket.create_connection(("127.0.0.1", port), timeout=1) as raw,
+                    context.wrap_socket(raw, server_hostname="127.0.0.1"),
+                ):
+                    break
             except OSError:
                 time.sleep(0.2)
         else:
