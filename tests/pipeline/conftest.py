@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,41 @@ def not_inside_a_job() -> None:
     """`make test` runs inside the check job with `-m 'not pipeline'`; this is the second guard."""
     if os.environ.get("GITLAB_CI") or os.environ.get("CI_JOB_NAME"):
         pytest.fail("a pipeline test started inside a CI job: it would run the pipeline within itself")
+
+
+SERVERS = (
+    "moto_server",
+    "standin_language.py",
+    "standin_provider.py",
+    "gitlab-ci-local",
+    ".engine/bin/pulumi",
+)
+
+
+def our_processes() -> dict[int, str]:
+    """Running processes this suite starts: the S3 server, the runner, the CLI and the stand-ins."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if proc.name.isdigit() and any(s in cmd for s in SERVERS) and "pytest" not in cmd:
+            found[int(proc.name)] = cmd
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_processes():
+    """After the last test: every server and plugin the suite started has stopped."""
+    before = our_processes()
+    yield
+    for _ in range(50):  # plugins get a moment to exit after their CLI
+        left = {pid: cmd for pid, cmd in our_processes().items() if pid not in before}
+        if not left:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"processes left running: {left}")
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +107,9 @@ def toolbox(tmp_path_factory) -> dict:
     return {"bin": bin_, "plugins": plugins, "home": home}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """moto's S3 server over TLS on 127.0.0.1, for the whole session; stopped by PID at the end."""
+    """moto's S3 server over TLS on 127.0.0.1, one per test module; stopped by PID at its end."""
     with moto_server(tmp_path_factory.mktemp("s3")) as server:
         yield server
 

@@ -272,8 +272,12 @@ def merge_request(toolbox, s3, tmp_path_factory):
             "BASH_ENV": str(dump),
         }
         run_env = {
+            # the runner machine's environment, less what this test run itself carries (a `make`
+            # calling us passes MAKEFLAGS down, and with it any VAR=value from its command line)
             **{
-                k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "AWS_", "CI_", "GITLAB_"))
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("PULUMI_", "AWS_", "CI_", "GITLAB_", "MAKE", "MFLAGS", "PYTEST"))
             },
             "HOME": str(home),
             # The CLI finds its home through the user database, not $HOME: in the CI image both
