@@ -9,9 +9,7 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from tests.pipeline.conftest import PASSPHRASE, cli_env, tracked_copy
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY, listening_pids, moto_server
@@ -31,6 +29,9 @@ class Stack:
         self.s3, self.bucket, self.folder = s3, bucket, folder
         self.env = cli_env(toolbox, s3, bucket)
         self.outputs: list[str] = []
+        import boto3  # here, not at the top: `make test` collects this file without running it
+        from botocore.config import Config
+
         self.client = boto3.client(
             "s3",
             endpoint_url=s3["endpoint"],
