@@ -335,6 +335,12 @@ def test_no_prod_value_reaches_a_job_the_merge_request_starts_by_itself(merge_re
         assert PROD not in text, f"a prod value reached {name}"
     for note in merge_request["gitlab"].notes:
         assert PROD not in note["body"]
+    # No secret of any scope is printed: not in a job log, not in a comment.
+    secrets = [
+        fake(scope, name) for scope in (*SCOPES, "check") for name in (*STACK_VARIABLES, "GITLAB_NOTE_TOKEN")
+    ]
+    for text in [*merge_request["logs"].values(), *(n["body"] for n in merge_request["gitlab"].notes)]:
+        assert not [value for value in secrets if value in text]
     # The dumps do show what each job got: alpha's set in alpha's preview, only its token in check.
     assert fake("preview/alpha", "PULUMI_CONFIG_PASSPHRASE") in dumps["preview_alpha"]
     assert fake("check", "GITLAB_NOTE_TOKEN") in dumps["check"]
