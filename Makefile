@@ -6,11 +6,12 @@
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
 #   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)
 #   make test-engine        the real-engine tests
+#   make test-pipeline      GitLab's job runner (gitlab-ci-local) runs the CI jobs; the state in a local S3 server
 PYTHON ?= python3
 VENV := .venv
 STACK ?= alpha
 
-.PHONY: plan test test-target lint lock venv system-packages engine preview test-engine
+.PHONY: plan test test-target lint lock venv system-packages engine preview test-engine pipeline-runner test-pipeline
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,19 @@ preview: $(VENV)/.installed engine
 # The real-engine tests: the real CLI on the real program and policy pack (tests/engine/).
 test-engine: $(VENV)/.installed engine
 	$(VENV)/bin/python -m pytest -m engine tests/engine
+
+# gitlab-ci-local and the Node it runs on, at the versions and hashes in tests/pipeline/package-lock.json.
+PIPELINE_RUNNER := tests/pipeline/node_modules/.package-lock.json
+$(PIPELINE_RUNNER): tests/pipeline/package-lock.json
+	@sh tools/system-packages.sh pipeline
+	cd tests/pipeline && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pipeline-runner: $(PIPELINE_RUNNER)
+
+# tests/pipeline/: the merge-request pipeline run by gitlab-ci-local, the state in moto's S3 server (docs/ci.md).
+test-pipeline: $(VENV)/.installed engine pipeline-runner
+	$(VENV)/bin/python -m pytest -m pipeline tests/pipeline --durations=5
 
 system-packages:
 	@sh tools/system-packages.sh

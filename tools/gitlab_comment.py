@@ -1,8 +1,11 @@
 """Post a ``pulumi preview`` as a merge-request comment, one per stack, updated on every push.
 
     python -m tools.gitlab_comment --stack prod --file out/preview-prod.txt --exit-code 0
+    python -m tools.gitlab_comment --kind check --file out/check-note.txt   # the check job's note
 
-Runs in the ``preview:*`` CI jobs (see .gitlab-ci.yml and docs/ci.md). Standard library only.
+Runs in the ``preview:*`` CI jobs and in ``check`` (see .gitlab-ci.yml and docs/ci.md). Standard
+library only. ``--kind check`` posts the check job's one note (the offline plans' summary) under its
+own marker and title; the body is the file, as for a preview.
 The comment starts with a hidden marker (``<!-- socialcoop-infra:preview:prod -->``); the
 tool looks for its own earlier comment by that marker and edits it instead of adding a new
 one. Its own means written by the token's user (GitLab's ``GET /user``): a note someone
@@ -61,8 +64,17 @@ class Settings:
     commit: str = ""
 
 
-def marker(stack: str) -> str:
-    return f"<!-- socialcoop-infra:preview:{stack} -->"
+KINDS = ("preview", "check")
+
+
+def marker(stack: str | None, kind: str = "preview") -> str:
+    return f"<!-- socialcoop-infra:{kind}:{stack} -->" if stack else f"<!-- socialcoop-infra:{kind} -->"
+
+
+def title(stack: str | None, kind: str = "preview") -> str:
+    if kind == "check":
+        return "Offline plan (`check` job: `tools.plan`, no credentials)"
+    return f"`pulumi preview --diff --stack {stack}`"
 
 
 def read_settings(environ: Mapping[str, str]) -> Settings:
@@ -106,15 +118,17 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def render(stack: str, preview: str, exit_code: int, job_url: str, commit: str = "") -> str:
+def render(
+    stack: str | None, preview: str, exit_code: int, job_url: str, commit: str = "", kind: str = "preview"
+) -> str:
     """The note body: marker, status, warnings, the preview (cut to fit GitLab's limit)."""
     status = "succeeded" if exit_code == 0 else f"**failed** (exit code {exit_code})"
     at = f" for commit {commit}" if commit else ""
     head = [
-        marker(stack),
-        f"#### `pulumi preview --diff --stack {stack}` {status}{at}",
+        marker(stack, kind),
+        f"#### {title(stack, kind)} {status}{at}",
         "",
-        f"Updated each time this preview job runs. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
+        f"Updated each time this {kind} job runs. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
     ]
     risky = risky_changes(preview)
     if risky:
@@ -176,9 +190,9 @@ class GitLab:
         user, _ = self._request("GET", f"{self._s.api_url}/user")
         return user
 
-    def find_note(self, stack: str, user: dict) -> tuple[int | None, list[dict]]:
-        """The id of ``user``'s earlier note for the stack, looking through every page, and
-        the notes by anyone else that start with the same marker (left alone)."""
+    def find_note(self, mark: str, user: dict) -> tuple[int | None, list[dict]]:
+        """The id of ``user``'s earlier note starting with ``mark``, looking through every page,
+        and the notes by anyone else that start with the same marker (left alone)."""
         page, others = "1", []
         for _ in range(MAX_PAGES):
             query = urllib.parse.urlencode(
@@ -186,7 +200,7 @@ class GitLab:
             )
             notes, headers = self._request("GET", f"{self._notes}?{query}")
             for note in notes or []:
-                if note.get("system") or not str(note.get("body", "")).startswith(marker(stack)):
+                if note.get("system") or not str(note.get("body", "")).startswith(mark):
                     continue
                 if (note.get("author") or {}).get("id") == user["id"]:
                     return int(note["id"]), others
@@ -221,16 +235,17 @@ def _api_message(error: urllib.error.HTTPError) -> str:
     return raw.strip()[:500]
 
 
-def post_preview(settings: Settings, stack: str, body: str) -> str:
+def post_preview(settings: Settings, stack: str | None, body: str, kind: str = "preview") -> str:
     """Create the stack's note, or update it if this token's user wrote it. Returns what was done."""
     gitlab = GitLab(settings)
     user = gitlab.whoami()
-    note_id, others = gitlab.find_note(stack, user)
+    what = f"{stack} {kind}" if stack else kind
+    note_id, others = gitlab.find_note(marker(stack, kind), user)
     for note in others:
         author = (note.get("author") or {}).get("username", "?")
         print(
-            f"gitlab_comment: note {note['id']} starts with the {stack} preview marker but is by "
-            f"@{author}, not @{user.get('username', '?')}: left alone, not this preview"
+            f"gitlab_comment: note {note['id']} starts with the {what} marker but is by "
+            f"@{author}, not @{user.get('username', '?')}: left alone, not this {kind}"
         )
     if note_id is None:
         return f"created note {gitlab.create(body)}"
@@ -244,10 +259,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(
         prog="python -m tools.gitlab_comment", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--stack", required=True, help="the stack the preview is for (prod, alpha)")
+    parser.add_argument("--kind", choices=KINDS, default="preview", help="which note (default: preview)")
+    parser.add_argument("--stack", help="the stack the preview is for (prod, alpha); not for --kind check")
     parser.add_argument("--file", required=True, help="the saved output of `pulumi preview --diff`")
     parser.add_argument("--exit-code", type=int, default=0, help="pulumi preview's exit code")
     args = parser.parse_args(argv)
+    if args.kind == "preview" and not args.stack:
+        parser.error("--stack is required for a preview")
     environ = os.environ if environ is None else environ
 
     try:
@@ -258,15 +276,16 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     try:
         with open(args.file, encoding="utf-8", errors="replace") as f:
             preview = f.read()
-        body = render(args.stack, preview, args.exit_code, settings.job_url, settings.commit)
-        done = post_preview(settings, args.stack, body)
+        body = render(args.stack, preview, args.exit_code, settings.job_url, settings.commit, args.kind)
+        done = post_preview(settings, args.stack, body, args.kind)
     except OSError as e:
         print(f"gitlab_comment: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 1
     except CommentError as e:
         print(f"gitlab_comment: GitLab API error: {e}", file=sys.stderr)
         return 1
-    print(f"gitlab_comment: {done} on merge request !{settings.mr_iid} ({args.stack} preview)")
+    what = f"{args.stack} {args.kind}" if args.stack else args.kind
+    print(f"gitlab_comment: {done} on merge request !{settings.mr_iid} ({what})")
     return 0
 
 

@@ -6,6 +6,8 @@
 #                                        (.ci/install-pulumi.sh against a local server), Knot
 #                                        DNS (`knotd`, `knotc`: the authoritative server the
 #                                        dns_server tests load the zone into)
+#   sh tools/system-packages.sh pipeline also what the pipeline tests (make test-pipeline) use:
+#                                        git and rsync for gitlab-ci-local, npm to install it
 #   sh tools/system-packages.sh target   also what the real-target tests (make test-target)
 #                                        use on the machine running them: mmdebstrap builds
 #                                        the image, systemd-nspawn boots it, ssh/scp reach it
@@ -20,6 +22,11 @@ need shellcheck shellcheck
 need nft nftables
 need curl curl
 need knotd knot
+if [ "${1:-}" = pipeline ]; then
+  need git git
+  need rsync rsync
+  need npm npm
+fi
 if [ "${1:-}" = target ]; then
   need mmdebstrap mmdebstrap
   need systemd-nspawn systemd-container
