@@ -8,25 +8,25 @@ import gc
 
 import pulumi
 
-from components import boundary, costs
-from components.admin_keys import AdminKeys, AdminKeysArgs
-from components.ansible_playbook import AnsiblePlaybook, AnsiblePlaybookArgs
-from components.config import load_from_pulumi
-from components.hetzner_server import HetznerServer, HetznerServerArgs
-from components.host_addresses import HostAddresses
-from components.inventory import render_inventory, ssh_command
-from components.protection import Protection
-from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
-from components.spaces_key import SpacesKey, SpacesKeyArgs
-from components.storage_settings import (
+from components.core import boundary, costs
+from components.core.config import load_from_pulumi
+from components.core.protection import Protection
+from components.dns.zone import Zone, ZoneArgs
+from components.hosts.addresses import HostAddresses
+from components.hosts.admin_keys import AdminKeys, AdminKeysArgs
+from components.hosts.hetzner_server import HetznerServer, HetznerServerArgs
+from components.hosts.inventory import render_inventory, ssh_command
+from components.hosts.playbook import AnsiblePlaybook, AnsiblePlaybookArgs
+from components.hosts.vps_host import VpsHost, VpsHostArgs
+from components.storage.bucket import SpacesBucket, SpacesBucketArgs
+from components.storage.key import SpacesKey, SpacesKeyArgs
+from components.storage.settings import (
     NO_BACKUPS,
     NO_MEDIA_BUCKET,
     NO_STORAGE,
     backup_targets,
     mastodon_s3_env,
 )
-from components.vps_host import VpsHost, VpsHostArgs
-from components.zone import Zone, ZoneArgs
 
 # The Pulumi SDK allocates many short-lived objects per resource; with Python's default
 # collector thresholds a 1,000-record stack spent most of its time in garbage collection
@@ -34,7 +34,7 @@ from components.zone import Zone, ZoneArgs
 gc.set_threshold(100_000, 50, 100)
 
 cfg = load_from_pulumi()
-# protect / adopting from the stack file, the same for every component (components/protection.py)
+# protect / adopting from the stack file, the same for every component (components/core/protection.py)
 protection = Protection.of(cfg)
 if cfg.decommission is not None:  # prod with protect: false, on purpose (docs/config.md)
     pulumi.warn(f"prod protection is OFF for a decommission: {cfg.decommission}")
@@ -73,7 +73,7 @@ buckets = [SpacesBucket(b.name, SpacesBucketArgs(b, cfg.environment, protection)
 storage_key = None
 if buckets:
     own = [b.bucket_name for b in buckets]
-    key_name = boundary.spaces_key_name(cfg.environment)  # components/boundary.py
+    key_name = boundary.spaces_key_name(cfg.environment)  # components/core/boundary.py
     storage_key = SpacesKey("storage", SpacesKeyArgs(key_name, own, protection))
 media = next((b for b in bucket_cfgs if b.mastodon), None)
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from tests.engine.standin_provider import install_launchers
-from tools.engine import REPO, required_plugins
+from tools.check.engine import REPO, required_plugins
 
 
 def timed(cmd: list[str]) -> float:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from components.errors import PROJECT, REPO_ROOT
-from tools import plan as plan_tool
+from components.core.errors import PROJECT, REPO_ROOT
+from tools.review import plan as plan_tool
 
 FLOOR = "import pulumi, pulumi_hcloud, pulumi_cloudflare, pulumi_digitalocean, pulumi_command"
 TARGETS = {"prod/floor": 1.25, "large/prod": 2.0}

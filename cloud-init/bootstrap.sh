@@ -1,12 +1,12 @@
 #!/bin/bash
 # Bootstrap a host we cannot give cloud-init (rhizome, pando): apply the same things
-# as cloud-init/base.yaml over SSH, plus a host firewall. components/vps_host.py uploads
+# as cloud-init/base.yaml over SSH, plus a host firewall. components/hosts/vps_host.py uploads
 # this script and its data file, then runs, as root:
 #
 #   bash bootstrap.sh bootstrap.conf
 #   bash bootstrap.sh --check bootstrap.conf   # only read and check the data file
 #
-# bootstrap.conf is rendered by components/cloudinit.py from cloud-init/base.yaml
+# bootstrap.conf is rendered by components/hosts/cloudinit.py from cloud-init/base.yaml
 # (one "kind value..." per line; file contents in base64), so both paths install the
 # same admin users, keys, sudo rule, packages and files. The reader takes only lines of the
 # shapes the renderer writes: each value its own shape (a user name, one public key line,
@@ -133,7 +133,7 @@ finish() {
 trap finish EXIT
 
 # --- read the data file -----------------------------------------------------------
-# The shape of each kind's value: what components/cloudinit.py writes, and nothing else.
+# The shape of each kind's value: what components/hosts/cloudinit.py writes, and nothing else.
 LABEL='[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
 KEY_TYPES='(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|ssh-rsa)'
 BASE64='([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?'

@@ -3,11 +3,11 @@
 Started by the Pulumi CLI in this folder (engine/pulumi-analyzer-policy-python, docs/engine.md).
 The stack's name reaches the pack as $PULUMI_STACK and its config as $PULUMI_CONFIG (JSON); the
 boundary between the stacks, and what the other stack's committed file declares, come from
-components/boundary.py in the repository above this folder, as for the loader.
+components/core/boundary.py in the repository above this folder, as for the loader.
 
 CI passes `--policy-pack policy` to every `pulumi preview` and `pulumi up`; `pulumi destroy`
 takes no policy pack (pulumi 3.260), so destroy:alpha first runs the pack in a preview and the
-same rules over the state it would delete (tools/policy_state.py, docs/ci.md).
+same rules over the state it would delete (tools/pipeline/policy_state.py, docs/ci.md).
 """
 
 import json

@@ -5,12 +5,12 @@ policy) and a `Stack` (the stack's name and config, and what the other stack's c
 declares), and returns a list of messages, empty when the resource complies. No Pulumi runtime
 here, so tests call them directly.
 
-The boundary between the stacks comes from components/boundary.py, the module the loader reads
+The boundary between the stacks comes from components/core/boundary.py, the module the loader reads
 too: the same constants, the same reading of the other stack's committed file, the same messages.
 
 What a policy can't see: the engine's analyzer protocol (pulumi 3.260) passes `protect`,
 `ignoreChanges`, aliases and parent, but neither `retainOnDelete` nor `import`. "Imported prod
-resources are retained on delete" therefore stays a program rule (components/protection.py), tested
+resources are retained on delete" therefore stays a program rule (components/core/protection.py), tested
 under mocks in tests/test_adoption.py.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from components import boundary
-from components.boundary import Claims
+from components.core import boundary
+from components.core.boundary import Claims
 
 PROJECT = "socialcoop-infra"
 SERVER = "hcloud:index/server:Server"
@@ -38,7 +38,7 @@ BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
 BUCKET_CORS = "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey"
 REMOTE = ("command:remote:Command", "command:remote:CopyToRemote")  # the bootstrap of a VPS
-LOCAL = "command:local:Command"  # the Ansible hand-off (components/ansible_playbook.py)
+LOCAL = "command:local:Command"  # the Ansible hand-off (components/hosts/playbook.py)
 
 # Stateful or traffic-carrying: what prod must protect. A volume holds data; detaching one
 # (deleting its attachment) takes the disk from under a running server.
@@ -110,7 +110,7 @@ def prod_decommission_is_announced(r: Res, s: Stack) -> list[str]:
 
 
 def _off_limits(r: Res, s: Stack) -> list[str]:
-    """What this resource claims of the other stack's (components/boundary.py)."""
+    """What this resource claims of the other stack's (components/core/boundary.py)."""
     env, theirs = s.environment, s.theirs
     if env not in boundary.STACKS:
         return []
@@ -208,7 +208,7 @@ def firewalls_open_only_declared_ports(r: Res, s: Stack) -> list[str]:
 def facts(pulumi_config: dict[str, str], stack: str | None = None) -> Stack:
     """What the rules need, from the stack's name ($PULUMI_STACK, maybe `org/project/name`), its
     config as the engine hands it to a policy pack ($PULUMI_CONFIG: "project:key" -> value,
-    structured values JSON-encoded) and the other stack's committed file (components/boundary.py)."""
+    structured values JSON-encoded) and the other stack's committed file (components/core/boundary.py)."""
     cfg = {}
     for key, value in pulumi_config.items():
         if key.startswith(PROJECT + ":"):
@@ -257,7 +257,7 @@ def _port(value: Any) -> int | None:
 RULES = {
     "stack-is-prod-or-alpha": (
         stack_is_prod_or_alpha,
-        "The stack is prod or alpha (components/boundary.py) and its config says so.",
+        "The stack is prod or alpha (components/core/boundary.py) and its config says so.",
         "mandatory",
     ),
     "prod-protects-stateful": (
@@ -283,12 +283,12 @@ RULES = {
     ),
     "alpha-stays-in-its-lane": (
         alpha_stays_in_its_lane,
-        "alpha protects nothing and declares no name, bucket, host or machine of prod's (components/boundary.py).",
+        "alpha protects nothing and declares no name, bucket, host or machine of prod's (components/core/boundary.py).",
         "mandatory",
     ),
     "prod-stays-out-of-alpha": (
         prod_stays_out_of_alpha,
-        "prod declares no name, bucket, host or machine of alpha's (components/boundary.py).",
+        "prod declares no name, bucket, host or machine of alpha's (components/core/boundary.py).",
         "mandatory",
     ),
     "firewalls-open-only-declared-ports": (

@@ -1,4 +1,4 @@
-"""Shared fixtures: one mocks class (tools.plan's), captured resource options, stack files.
+"""Shared fixtures: one mocks class (tools.review.plan's), captured resource options, stack files.
 
 Component tests: use ``pulumi_mocks`` (and ``captured_options``), build components inside a
 ``@pulumi.runtime.test`` function and *return* ``Output.all(...).apply(check)``.
@@ -19,10 +19,10 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components import safe_yaml
-from components.errors import PROJECT, REPO_ROOT, ConfigError
-from components.models.stack import StackConfig
-from tools import plan as plan_tool
+from components.core import safe_yaml
+from components.core.errors import PROJECT, REPO_ROOT, ConfigError
+from components.core.stack import StackConfig
+from tools.review import plan as plan_tool
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def plan(write_stack) -> Callable[..., plan_tool.Plan]:
 
 @pytest.fixture(scope="session")
 def dns_server(tmp_path_factory):
-    """Knot DNS on 127.0.0.1 serving social.coop (prod and alpha, tools.zonefile) and the
+    """Knot DNS on 127.0.0.1 serving social.coop (prod and alpha, tools.review.zonefile) and the
     stub zones of tests/data/dns; stopped by its PID at the end of the session."""
     from tests.dns_server import Knot, social_coop_zone, stub_zones
 

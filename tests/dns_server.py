@@ -155,7 +155,7 @@ def zone_text(*argv: str) -> str:
     import contextlib
     import io
 
-    from tools import zonefile
+    from tools.review import zonefile
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -167,7 +167,7 @@ def zone_text(*argv: str) -> str:
 def planned_address(host: str) -> str:
     """``HOST=IPV4,IPV6`` as the offline plan numbers a Hetzner Cloud host (Hetzner assigns
     the real ones), so the served zone and the plan agree."""
-    from tools import plan as plan_tool
+    from tools.review import plan as plan_tool
 
     records = {
         r.inputs["type"]: r.inputs["content"]
@@ -178,7 +178,7 @@ def planned_address(host: str) -> str:
 
 
 def social_coop_zone(*extra: str, serial: int = 1, address: str | None = None) -> str:
-    """The complete zone both stacks share, as tools.zonefile writes it for self-hosting."""
+    """The complete zone both stacks share, as `python -m tools.zonefile` writes it for self-hosting."""
     address = address or planned_address("hypha")
     ns = [a for n in NAMESERVERS for a in ("--ns", n)]
     return zone_text("prod", "alpha", *ns, "--serial", str(serial), "--address", address, *extra)

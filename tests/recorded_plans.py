@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 HERE = Path(__file__).resolve().parent / "data" / "plans"
 # (recording, stack, how its stack file is made from the committed one)
@@ -31,7 +31,7 @@ CASES = {
 
 
 def current(name: str) -> dict[str, str]:
-    """The plan of one case now: {"json": ..., "tree": ...} as `tools.plan` prints them."""
+    """The plan of one case now: {"json": ..., "tree": ...} as `python -m tools.plan` prints them."""
     stack, swap = CASES[name]
     if swap is None:
         plan = plan_tool.plan_stack(stack)

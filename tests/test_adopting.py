@@ -16,9 +16,9 @@ import pulumi_hcloud as hcloud
 import pytest
 import yaml
 
-from components.protection import Protection, child_opts
+from components.core.protection import Protection, child_opts
 from tests.conftest import key, stack_doc
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 DNS = "cloudflare:index/dnsRecord:DnsRecord"
 SERVER = "hcloud:index/server:Server"
@@ -45,7 +45,7 @@ CONVERGE = {
     CORS: {"corsRules"},  # the live rules stay until phase 2 shows their replacement
 }
 # TXT records made in Cloudflare's dashboard since late 2024 hold their text quoted: the import
-# takes it as it is, and tools.import_ids has already compared it, quotes stripped, with ours.
+# takes it as it is, and tools.adopt.import_ids has already compared it, quotes stripped, with ours.
 TXT_CONVERGE = {"content"}
 # What an imported server ignores in both phases: the provider never reads public_net back
 # (hetznercloud/terraform-provider-hcloud#1381), and an update of it powers the server off and

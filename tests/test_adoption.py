@@ -1,6 +1,6 @@
 """Adopting today's social.coop into prod: every resource imported or listed as new, the
-protections read from the plan's options, zone-file adoption (tools.adopt_zone) and the
-Cloudflare record IDs (tools.import_ids) against saved responses and a local API."""
+protections read from the plan's options, zone-file adoption (tools.adopt.zone) and the
+Cloudflare record IDs (tools.adopt.import_ids) against saved responses and a local API."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.dns_records import resolve
+from components.dns.records import resolve
 from tests.conftest import key, stack_doc
 from tests.fakehttp import serving
-from tools import adopt_zone, import_ids, zonefile
-from tools import plan as plan_tool
+from tools.adopt import import_ids
+from tools.adopt import zone as adopt_zone
+from tools.review import plan as plan_tool
+from tools.review import zonefile
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_ZONE = DATA / "social.coop.zone"
@@ -256,7 +258,7 @@ def test_sample_output_loads_through_the_config_loader(sample, load_config):
     def paste(c):
         c[key("dns")]["records"] = records
         c[key("dns")]["default_ttl"] = 1
-        c[key("dns")].pop("imports")  # IDs come afterwards, from tools.import_ids
+        c[key("dns")].pop("imports")  # IDs come afterwards, from tools.adopt.import_ids
 
     by_key = {r.key: r for r in resolve(load_config("prod", paste))}
     assert by_key["apex-a"].host == "rhizome" and by_key["hypha-aaaa"].host == "hypha"

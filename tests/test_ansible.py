@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from components import ansible_playbook
-from components.errors import REPO_ROOT, Secret
-from components.models import stack as stack_models
-from components.models.stack import Ansible
+from components.core.errors import REPO_ROOT, Secret
+from components.hosts import ansible as stack_models
+from components.hosts import playbook as ansible_playbook
+from components.hosts.ansible import Ansible
 from tests.conftest import key
 
 PLAYBOOK = "tests/target/playbook/site.yml"
@@ -91,7 +91,7 @@ def test_refused_names_cover_every_variable_ansible_core_gives_a_meaning():
     from ansible._internal._templating._jinja_bits import JINJA_KEYWORDS
     from ansible.vars.reserved import get_reserved_names
 
-    from components.models.stack import var_name_problem
+    from components.hosts.ansible import var_name_problem
 
     theirs = set(get_reserved_names()) | set(constants.INTERNAL_STATIC_VARS) | set(JINJA_KEYWORDS)
     theirs |= set(constants.COMMON_CONNECTION_VARS) | set(constants.RESTRICTED_RESULT_KEYS)
@@ -108,7 +108,7 @@ def test_refused_names_cover_every_variable_ansible_core_gives_a_meaning():
 def test_the_refused_values_are_what_ansible_would_render(text):
     from ansible._internal._templating._jinja_bits import is_possibly_template
 
-    from components.models.stack import JINJA
+    from components.hosts.ansible import JINJA
 
     assert bool(JINJA.search(text)) == is_possibly_template(text)
 

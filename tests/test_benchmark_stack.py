@@ -1,8 +1,8 @@
 """The benchmark's generated stack really is the size its figures claim (no timing here)."""
 
 from benchmarks.plan import large_stack
-from components.dns_records import resolve
-from tools import plan as plan_tool
+from components.dns.records import resolve
+from tools.review import plan as plan_tool
 
 
 def test_large_stack_has_1000_records_and_20_hosts(tmp_path):

@@ -1,10 +1,10 @@
-"""The boundary between the stacks (components/boundary.py), generally: whatever one committed
+"""The boundary between the stacks (components/core/boundary.py), generally: whatever one committed
 stack file declares (each bucket, host name, host fqdn, machine, DNS name), the other stack's
 file may not claim it, and the loader and the policy pack refuse it alike. The boundary itself
 can't be moved from a stack file, the other committed file is read robustly, and a stack file
 holds no provider setting (an endpoint would send the stack's token elsewhere).
 
-The claims are listed here from the committed files independently of components/boundary.py
+The claims are listed here from the committed files independently of components/core/boundary.py
 (its own reading of them is what is under test).
 """
 
@@ -20,14 +20,14 @@ import pulumi
 import pytest
 import yaml
 
-from components import boundary, config
-from components.config import ConfigError
-from components.dns_records import fqdn, resolve
-from components.models.common import fqdn_ok
-from components.models.stack import PROVIDER_SETTINGS, RETIRED
+from components.core import boundary, config
+from components.core.config import ConfigError
+from components.core.stack import PROVIDER_SETTINGS, RETIRED
+from components.core.types import fqdn_ok
+from components.dns.records import fqdn, resolve
 from tests.conftest import DUMPER, key, stack_doc
-from tools import plan as plan_tool
-from tools.engine import REPO
+from tools.check.engine import REPO
+from tools.review import plan as plan_tool
 
 sys.path.insert(0, str(REPO / "policy"))
 import rules  # noqa: E402
@@ -39,7 +39,7 @@ SECRET = {"secure": "v1:AAAAfakeCiphertextNotReal000="}
 
 
 def declared(stack: str) -> dict:
-    """What a committed stack file declares, read here without components/boundary.py."""
+    """What a committed stack file declares, read here without components/core/boundary.py."""
     cfg = stack_doc(stack)["config"]
     hosts = cfg.get(key("hosts")) or {}
     loaded = plan_tool.read_stack(stack).config()
@@ -524,17 +524,17 @@ def test_the_schema_refuses_provider_settings(setting):
 
 
 def test_the_docs_say_where_the_boundary_is_and_what_it_holds():
-    """Changing components/boundary.py means changing what the docs say in the same merge request."""
+    """Changing components/core/boundary.py means changing what the docs say in the same merge request."""
     config_md = (REPO / "docs" / "config.md").read_text()
     section = config_md.split("## The boundary between the stacks", 1)[1].split("\n## ", 1)[0]
     facts = (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX, *boundary.STACKS)
     for fact in (*facts, *boundary.ALPHA_RUNS_ON):
         assert f"`{fact}`" in section, fact
-    assert "`components/boundary.py`" in section
+    assert "`components/core/boundary.py`" in section
     for retired in RETIRED:
         assert f"`{retired}`" in section, retired
     ci_md = (REPO / "docs" / "ci.md").read_text()
     section = ci_md.split("## The boundary between the stacks", 1)[1].split("\n## ", 1)[0]
     for fact in (boundary.ZONE, boundary.ALPHA_DOMAIN, boundary.ALPHA_BUCKET_PREFIX, *boundary.ALPHA_RUNS_ON):
         assert f"`{fact}`" in section, fact
-    assert "`components/boundary.py`" in section
+    assert "`components/core/boundary.py`" in section

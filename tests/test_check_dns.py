@@ -1,4 +1,4 @@
-"""tools.check_dns against the local Knot DNS: a served zone that matches the plan passes;
+"""tools.check.dns against the local Knot DNS: a served zone that matches the plan passes;
 each kind of difference is reported in one line and makes the exit status 1; checkdmarc's
 full domain check, run against the same server, agrees with our SPF and DMARC verdicts."""
 
@@ -9,12 +9,13 @@ import checkdmarc.utils
 import dns.nameserver
 import pytest
 
-from components import boundary, spf_lookups
-from components.config import REPO_ROOT
+from components.core import boundary
+from components.core.config import REPO_ROOT
+from components.dns import spf_lookups
 from tests.conftest import key
 from tests.dns_server import planned_address, social_coop_zone
-from tools import check_dns
-from tools.resolver import Resolver, authoritative
+from tools.check import dns as check_dns
+from tools.check.resolver import Resolver, authoritative
 
 pytestmark = [pytest.mark.dns_server, pytest.mark.usefixtures("local_dns_only")]
 ALPHA = str(REPO_ROOT / "Pulumi.alpha.yaml")

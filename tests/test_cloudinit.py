@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import cloudinit
-from components.cloudinit import (
+from components.hosts import cloudinit
+from components.hosts.cloudinit import (
     BOOTSTRAP_SCRIPT,
     USER_DATA_LIMIT,
     bootstrap_digest,
@@ -27,7 +27,7 @@ from components.cloudinit import (
     render_user_data,
     user_data,
 )
-from components.models.hosts import Admin
+from components.hosts.models import Admin
 from tests.conftest import key
 
 
@@ -237,7 +237,7 @@ def test_runcmd_failures_are_visible_to_cloud_init(load_config):
 
 
 def test_host_firewall_has_the_cloud_firewalls_rules_and_nft_accepts_it(load_config, tmp_path):
-    from components.hetzner_server import firewall_rules
+    from components.hosts.hetzner_server import firewall_rules
 
     cfg = load_config("prod")
     hypha = cfg.hosts["hypha"]

@@ -13,10 +13,10 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components import config
-from components.config import PROJECT, REPO_ROOT, ConfigError, Secret, decode, parse
+from components.core import config
+from components.core.config import PROJECT, REPO_ROOT, ConfigError, Secret, decode, parse
 from tests.conftest import key
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 CIPHERTEXT = "v1:AAAAfakeCiphertextNotReal000="
 PLAINTEXT_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -7,11 +7,11 @@ import datetime
 import pytest
 import yaml
 
-from components import costs
-from components.errors import REPO_ROOT
-from components.models.common import PROVIDERS
+from components.core import costs
+from components.core.errors import REPO_ROOT
+from components.core.types import PROVIDERS
 from tests.conftest import key
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 # A small table with round numbers, so every expected amount below is easy to check by hand.
 PRICES = {

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from components.config import REPO_ROOT
+from components.core.config import REPO_ROOT
 from tests.conftest import key
-from tools import diagram
-from tools.plan import read_stack
+from tools.review import diagram
+from tools.review.plan import read_stack
 
 NODE = re.compile(r"^\s*([A-Za-z0-9_]+)(\[\(|\(\[|\{\{|\[)\"([^\"]*)\"(\)\]|\]\)|\}\}|\])$")
 EDGE = re.compile(r"^\s*([A-Za-z0-9_]+) (-->|-\.->|-\.-x)\|\"([^\"]*)\"\| ([A-Za-z0-9_]+)$")

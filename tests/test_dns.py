@@ -6,11 +6,11 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.dns_records import cloudflare_fields, quoted, resolve, txt_strings
-from components.host_addresses import HostAddresses
-from components.zone import Zone, ZoneArgs
+from components.dns.records import cloudflare_fields, quoted, resolve, txt_strings
+from components.dns.zone import Zone, ZoneArgs
+from components.hosts.addresses import HostAddresses
 from tests.conftest import key
-from tools.plan import plan_stack, to_json
+from tools.review.plan import plan_stack, to_json
 
 CLOUDFLARE = "cloudflare:index/dnsRecord:DnsRecord"
 ZONE_ID = "00000000000000000000000000000000"
@@ -466,7 +466,7 @@ OWNERSHIP = [
         add("www", {"type": "CNAME", "host": "alpha"}),
         "dns.records.www[0]",
         "www.social.coop",
-        "the alpha stack owns only alpha.social.coop and names under it (components/boundary.py)",
+        "the alpha stack owns only alpha.social.coop and names under it (components/core/boundary.py)",
     ),
     (
         "alpha generates a mail record outside its subdomain",
@@ -490,7 +490,7 @@ OWNERSHIP = [
         add("alpha", {"type": "A", "host": "pando"}),
         "dns.records.alpha[0]",
         "alpha.social.coop",
-        "alpha.social.coop and the names under it are the alpha stack's (components/boundary.py)",
+        "alpha.social.coop and the names under it are the alpha stack's (components/core/boundary.py)",
     ),
     (
         "prod declares a name under alpha",

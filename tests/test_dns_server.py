@@ -1,4 +1,4 @@
-"""The zone tools.zonefile writes, loaded into a real Knot DNS and asked with dnspython.
+"""The zone tools.review.zonefile writes, loaded into a real Knot DNS and asked with dnspython.
 
 Every record both stacks declare (their offline plans' DnsRecord resources) must answer
 from the server exactly as planned: type, name, content, TTL, TXT character-strings of at
@@ -16,7 +16,7 @@ import dns.rcode
 import pytest
 
 from tests.dns_server import NAMESERVERS, ZoneRefused, social_coop_zone
-from tools.resolver import Resolver
+from tools.check.resolver import Resolver
 
 pytestmark = [pytest.mark.dns_server, pytest.mark.usefixtures("local_dns_only")]
 
@@ -103,7 +103,7 @@ def test_a_zone_the_server_refuses_fails_with_its_message(fresh_zone):
 
 
 def test_the_complete_zone_can_come_from_the_stack_file(capsys, write_stack):
-    from tools import zonefile
+    from tools.review import zonefile
 
     def self_host(c):
         c["socialcoop-infra:dns"]["self_hosting"] = {

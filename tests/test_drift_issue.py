@@ -1,4 +1,4 @@
-"""tools/drift_issue.py against a fake GitLab issues API on 127.0.0.1 that records requests."""
+"""tools/pipeline/drift_issue.py against a fake GitLab issues API on 127.0.0.1 that records requests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from tests.fakehttp import JsonHandler, serving, without_proxies
-from tools import drift_issue
-from tools.drift_issue import marker
+from tools.pipeline import drift_issue
+from tools.pipeline.drift_issue import marker
 
 TOKEN = "glpat-FAKE-drift-token-0123456789"  # obviously fake
 BOT = {"id": 50, "username": "project_7_bot_drift"}
@@ -167,7 +167,7 @@ def test_plain_http_without_the_tests_opt_in_is_refused_before_any_request(gitla
 def test_the_job_reads_the_zone_id_from_the_stack_file(capsys):
     import yaml
 
-    from tools.drift_issue import REPO
+    from tools.pipeline.drift_issue import REPO
 
     assert drift_issue.main(["--stack", "prod", "--print-zone-id"], {}) == 0
     want = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]["socialcoop-infra:dns"][

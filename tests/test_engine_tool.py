@@ -1,9 +1,9 @@
-"""tools.engine without the engine: what it needs and what it says when something is missing."""
+"""tools.check.engine without the engine: what it needs and what it says when something is missing."""
 
 import subprocess
 import sys
 
-from tools.engine import FAKE_TOKENS, REPO, required_plugins
+from tools.check.engine import FAKE_TOKENS, REPO, required_plugins
 
 
 def run(*args, env_extra=None):

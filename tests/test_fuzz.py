@@ -26,10 +26,10 @@ import time
 import pytest
 import yaml
 
-from components.config import PROJECT, ConfigError, decode, parse
+from components.core.config import PROJECT, ConfigError, decode, parse
 from tests.conftest import DUMPER, stack_doc
 from tests.test_safe_yaml import V3
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAA\n-----END OPENSSH PRIVATE KEY-----"
 TOKEN = "cfFAKEtoken0123456789abcdefABCDEFghijklmnopQRSTUV"

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import REPO_ROOT
+from components.core.config import REPO_ROOT
 from tests.fakehttp import serving
 
 CI_FILE = REPO_ROOT / ".gitlab-ci.yml"

@@ -1,4 +1,4 @@
-"""tools/gitlab_comment.py against a fake GitLab notes API on 127.0.0.1 that records requests."""
+"""tools/pipeline/gitlab_comment.py against a fake GitLab notes API on 127.0.0.1 that records requests."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from components.config import REPO_ROOT
+from components.core.config import REPO_ROOT
 from tests.fakehttp import JsonHandler, serving, without_proxies
-from tools import gitlab_comment
-from tools.gitlab_comment import MAX_NOTE_CHARS, marker, render
+from tools.pipeline import gitlab_comment
+from tools.pipeline.gitlab_comment import MAX_NOTE_CHARS, marker, render
 
 TOKEN = "glpat-FAKE-test-token-0123456789"  # obviously fake
 JOB_URL = "https://git.example/socialcoop/infra/-/jobs/42"

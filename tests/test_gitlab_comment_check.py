@@ -1,4 +1,4 @@
-"""tools/gitlab_comment.py --kind check: the check job's one note, beside the previews' notes."""
+"""tools/pipeline/gitlab_comment.py --kind check: the check job's one note, beside the previews' notes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 
 from tests.fakehttp import serving, without_proxies
 from tests.test_gitlab_comment import FakeGitLab, ci_env, writes
-from tools import gitlab_comment
-from tools.gitlab_comment import marker
+from tools.pipeline import gitlab_comment
+from tools.pipeline.gitlab_comment import marker
 
 
 @pytest.fixture

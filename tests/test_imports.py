@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from components.config import REPO_ROOT
+from components.core.config import REPO_ROOT
 
 
 def imports_of(path) -> set[str]:
@@ -32,8 +32,8 @@ def module_graph() -> dict[str, set[str]]:
 
 def test_no_import_cycles():
     graph = module_graph()
-    assert "components.stack_rules" in graph["components.config"]  # the loader imports the rules,
-    assert "components.dns_records" in graph["components.stack_rules"]  # they the record rules ...
+    assert "components.core.rules" in graph["components.core.config"]  # the loader imports the rules,
+    assert "components.dns.records" in graph["components.core.rules"]  # they the record rules ...
     state: dict[str, int] = {}
 
     def visit(name: str, trail: list[str]) -> None:
@@ -48,11 +48,16 @@ def test_no_import_cycles():
 
     for name in graph:
         visit(name, [])
-    for name in ("components.dns_records", "components.mail_auth", "components.cloudinit"):
-        assert "components.config" not in graph[name], name  # ... and not the other way
+    for name in ("components.dns.records", "components.dns.mail_auth", "components.hosts.cloudinit"):
+        assert "components.core.config" not in graph[name], name  # ... and not the other way
     models = [n for n in graph if n.startswith("components.models")]
     for name in models:  # the models need none of the code that uses them
-        assert graph[name] <= {*models, "components.values", "components.errors", "components.boundary"}, (
+        assert graph[name] <= {
+            *models,
+            "components.core.values",
+            "components.core.errors",
+            "components.core.boundary",
+        }, (
             name,
             graph[name],
         )

@@ -15,10 +15,10 @@ from checkdmarc.mta_sts import parse_mta_sts_record
 from checkdmarc.smtp_tls_reporting import parse_smtp_tls_reporting_record
 from checkdmarc.spf import parse_spf_record
 
-from components import mail_auth
-from components.dns_records import fqdn, resolve
-from components.errors import ConfigError
-from components.models.mail import Sender
+from components.core.errors import ConfigError
+from components.dns import mail_auth
+from components.dns.mail_models import Sender
+from components.dns.records import fqdn, resolve
 from tests.conftest import key
 
 MAILGUN = Sender(mechanism="include:mailgun.org", lookups=2).named("mailgun")
@@ -242,7 +242,7 @@ def test_checkdmarc_agrees_that_eleven_lookups_is_too_many():
 
 def test_plan_without_dns_shows_the_declared_counts(capsys):
     """Offline, the plan lists the claims (tests/test_spf_lookups.py measures them)."""
-    from tools import plan as plan_tool
+    from tools.review import plan as plan_tool
 
     assert plan_tool.main(["prod"]) == 0
     assert "  social.coop: 5 of 10: mailgun 2, zoho 2, mayfirst 1\n" in capsys.readouterr().out

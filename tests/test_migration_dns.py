@@ -1,7 +1,7 @@
 """docs/migration.md's checks, step by step, against the local Knot DNS.
 
 Each step changes the stack file; "pulumi up" is played by reloading the zone the new
-stack file gives (tools.zonefile). Before the reload the step's check must fail, saying
+stack file gives (tools.review.zonefile). Before the reload the step's check must fail, saying
 what is still old; after it, it must pass: TTL lowered and served; host switched with only
 ``content`` changed; TTL raised again; the old host's name gone.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import key
 from tests.test_check_dns import run, serve
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 pytestmark = [pytest.mark.dns_server, pytest.mark.usefixtures("local_dns_only")]
 

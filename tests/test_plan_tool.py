@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import config
-from components.config import PROJECT, REPO_ROOT, ConfigError
-from components.models.stack import PROVIDER_SETTINGS
+from components.core import config
+from components.core.config import PROJECT, REPO_ROOT, ConfigError
+from components.core.stack import PROVIDER_SETTINGS
 from tests.conftest import key, stack_doc
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable

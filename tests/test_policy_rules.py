@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from components import boundary
+from components.core import boundary
 from tests.conftest import key
-from tools import plan as plan_tool
-from tools import policy_state
-from tools.engine import REPO
+from tools.check.engine import REPO
+from tools.pipeline import policy_state
+from tools.review import plan as plan_tool
 
 sys.path.insert(0, str(REPO / "policy"))
 import rules  # noqa: E402

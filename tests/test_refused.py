@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from components import config
-from components.config import PROJECT, ConfigError, parse
-from components.values import one_line
+from components.core import config
+from components.core.config import PROJECT, ConfigError, parse
+from components.core.values import one_line
 from tests.conftest import key
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 OPENSSH = (serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
 
@@ -174,7 +174,7 @@ CASES = [
         put("dns", "owned_subdomain", value="www"),
         "dns.owned_subdomain",
         '"www"',
-        "no longer read: the boundary between the stacks is in components/boundary.py",
+        "no longer read: the boundary between the stacks is in components/core/boundary.py",
     ),
     (
         "alpha-owns-wiki",
@@ -184,7 +184,7 @@ CASES = [
         ),
         "dns.owned_subdomain",
         '"wiki"',
-        "no longer read: the boundary between the stacks is in components/boundary.py",
+        "no longer read: the boundary between the stacks is in components/core/boundary.py",
     ),
     (
         "prod-without-reserved-alpha",
@@ -192,7 +192,7 @@ CASES = [
         put("dns", "reserved_subdomains", value=[]),
         "dns.reserved_subdomains",
         "[]",
-        "no longer read: the boundary between the stacks is in components/boundary.py",
+        "no longer read: the boundary between the stacks is in components/core/boundary.py",
     ),
     (
         "prod-instance-is-alphas",

@@ -20,11 +20,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from components import values
-from components.cloudinit import BOOTSTRAP_SCRIPT, render_bootstrap_config, render_user_data, user_data
-from components.config import PROJECT, ConfigError, parse
+from components.core import values
+from components.core.config import PROJECT, ConfigError, parse
+from components.hosts.cloudinit import BOOTSTRAP_SCRIPT, render_bootstrap_config, render_user_data, user_data
 from tests.conftest import DUMPER, key, stack_doc
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 OPENSSH = (serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
 ALICE = stack_doc("prod")["config"][key("admins")][0]["ssh_key"]  # the committed placeholder key
@@ -201,9 +201,9 @@ def test_f1_renderers_refuse_what_would_make_a_second_line(load_config, changes)
 
 
 def test_f1_host_values_are_checked_by_the_renderers(load_config):
-    from components.host_firewall import nft_rules
-    from components.inventory import render_inventory, ssh_command
-    from components.storage_settings import mastodon_s3_env
+    from components.hosts.firewall import nft_rules
+    from components.hosts.inventory import render_inventory, ssh_command
+    from components.storage.settings import mastodon_s3_env
 
     cfg = load_config("prod")
     host = cfg.hosts["rhizome"].model_copy(update={"fqdn": "rhizome.social.coop\n127.0.0.1 evil"})
@@ -224,7 +224,7 @@ def test_f1_host_values_are_checked_by_the_renderers(load_config):
 
 
 def test_f1_the_zone_file_never_writes_a_second_record(load_config):
-    from tools import zonefile
+    from tools.review import zonefile
 
     cfg = load_config("prod")
     record = cfg.dns.records[0]
@@ -343,7 +343,7 @@ def engine(pulumi_mocks, monkeypatch):
     import pulumi
 
     def run(stack_file: Path | None, stack: str = "prod"):
-        from components import config
+        from components.core import config
 
         sf = plan_tool.read_stack(stack, str(stack_file) if stack_file else None)
         pulumi.runtime.set_all_config(sf.pulumi_config(), [])
@@ -368,7 +368,7 @@ def test_f8_under_pulumi_the_loader_reads_which_keys_the_stack_file_sets(engine,
 
 def test_f8_without_a_stack_file_a_default_value_counts_as_not_set():
     """What the engine path accepts when no stack file is at hand (documented in
-    components/config.py): a value equal to its Pulumi.yaml default."""
+    components/core/config.py): a value equal to its Pulumi.yaml default."""
     raw = plan_tool.read_stack("prod").values
     assert parse({**raw, "instance_domain": ""}, "t.yaml").instance_domain == "social.coop"
     with pytest.raises(ConfigError):
@@ -466,7 +466,7 @@ def test_f10_a_playbook_is_a_regular_file_inside_the_repository(config_error, pl
 def test_f10_a_playbook_may_not_be_a_fifo_or_a_symlink_leading_out(
     config_error, load_config, monkeypatch, tmp_path
 ):
-    from components.models import stack as stack_models
+    from components.hosts import ansible as stack_models
 
     monkeypatch.setattr(stack_models, "REPO_ROOT", tmp_path)
     os.mkfifo(tmp_path / "fifo.yml")
@@ -528,7 +528,7 @@ def string_schemas(node, path="") -> list[tuple[str, dict]]:
 
 
 def test_f12_no_string_in_the_schema_is_unbounded():
-    from components.models.stack import stack_file_schema
+    from components.core.stack import stack_file_schema
 
     unbounded = [
         path

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from components import boundary, values
+from components.core import boundary, values
 from tests.conftest import key, stack_doc
-from tools.engine import REPO
+from tools.check.engine import REPO
 
 sys.path.insert(0, str(REPO / "policy"))
 import rules  # noqa: E402

@@ -19,16 +19,16 @@ import subprocess
 
 import pytest
 
-from components import mail_auth
-from components.cloudinit import BOOTSTRAP_PARTS, user_data
-from components.dns_records import ResolvedRecord, quoted
-from components.errors import REPO_ROOT
-from components.host_firewall import inbound_rules
-from components.models.hosts import ExtraPort
-from components.models.mail import Sender
+from components.core.errors import REPO_ROOT
+from components.dns import mail_auth
+from components.dns.mail_models import Sender
+from components.dns.records import ResolvedRecord, quoted
+from components.hosts.cloudinit import BOOTSTRAP_PARTS, user_data
+from components.hosts.firewall import inbound_rules
+from components.hosts.models import ExtraPort
 from tests.conftest import key
-from tools import plan as plan_tool
-from tools import zonefile
+from tools.review import plan as plan_tool
+from tools.review import zonefile
 
 PLAYBOOK = "tests/target/playbook/site.yml"
 
@@ -348,7 +348,7 @@ def test_good_report_uris_load_and_checkdmarc_parses_the_records(load_config):
     from checkdmarc.dmarc import parse_dmarc_record
     from checkdmarc.smtp_tls_reporting import parse_smtp_tls_reporting_record
 
-    from components.dns_records import resolve
+    from components.dns.records import resolve
 
     records = {r.key: r.content for r in resolve(cfg)}
     resolver = StubResolver({**REPORTS, **external})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from components import safe_yaml
-from components.config import ConfigError
+from components.core import safe_yaml
+from components.core.config import ConfigError
 from tests.conftest import key
-from tools import plan as plan_tool
+from tools.review import plan as plan_tool
 
 HEAD = b"config:\n  socialcoop-infra:environment: alpha\n"
 HOST = b"  socialcoop-infra:hosts: {a: {kind: vps, roles: [mastodon_staging], ssh_port: "

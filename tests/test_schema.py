@@ -13,12 +13,12 @@ import jsonschema
 import pytest
 import yaml
 
-from components.config import REPO_ROOT
-from components.models.stack import SCHEMA_PATH, StackConfig
+from components.core.config import REPO_ROOT
+from components.core.stack import SCHEMA_PATH, StackConfig
 from tests import test_config, test_refused
 from tests.conftest import stack_doc
-from tools import configdoc
-from tools import schema as schema_tool
+from tools.check import configdoc
+from tools.check import schema as schema_tool
 
 VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
@@ -109,7 +109,7 @@ def test_provider_credentials_are_refused_by_the_schema():
     assert errors(doc)
     doc["config"].pop("hcloud:token")
     doc["config"]["hcloud:endpoint"] = "https://api.hetzner.cloud/v1"
-    assert errors(doc)  # no provider setting either (components/models/stack.py PROVIDER_SETTINGS)
+    assert errors(doc)  # no provider setting either (components/core/stack.py PROVIDER_SETTINGS)
 
 
 # --------------------------------------------------------------------------- docs and Pulumi.yaml

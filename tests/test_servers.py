@@ -13,11 +13,11 @@ import pulumi
 import pytest
 import yaml
 
-from components.cloudinit import bootstrap_digest, render_bootstrap_config
-from components.errors import Secret
-from components.inventory import render_inventory
-from components.protection import Protection
-from components.vps_host import VpsHost, VpsHostArgs
+from components.core.errors import Secret
+from components.core.protection import Protection
+from components.hosts.cloudinit import bootstrap_digest, render_bootstrap_config
+from components.hosts.inventory import render_inventory
+from components.hosts.vps_host import VpsHost, VpsHostArgs
 from tests.conftest import key
 
 ANY = ["0.0.0.0/0", "::/0"]

@@ -1,6 +1,6 @@
 """SPF lookups measured through a real DNS server, as receivers count them (RFC 7208 §4.6.4).
 
-The local Knot DNS serves social.coop (tools.zonefile) and stub zones for the senders'
+The local Knot DNS serves social.coop (tools.review.zonefile) and stub zones for the senders'
 domains (tests/data/dns). The ``lookups:`` numbers in the stack file are claims: the
 measurement must agree with them, and say which sender is wrong and by how much when not.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from components import spf_lookups
+from components.dns import spf_lookups
 from tests.conftest import key
-from tools import plan as plan_tool
-from tools.resolver import Resolver
+from tools.check.resolver import Resolver
+from tools.review import plan as plan_tool
 
 pytestmark = [pytest.mark.dns_server, pytest.mark.usefixtures("local_dns_only")]
 

@@ -7,18 +7,18 @@ import json
 import pulumi
 import pytest
 
-from components.models.storage import Bucket
-from components.protection import Protection
-from components.spaces_bucket import SpacesBucket, SpacesBucketArgs
-from components.spaces_key import SpacesKey, SpacesKeyArgs
-from components.storage_settings import NO_MEDIA_BUCKET, NO_STORAGE, backup_targets, mastodon_s3_env
+from components.core.protection import Protection
+from components.storage.bucket import SpacesBucket, SpacesBucketArgs
+from components.storage.key import SpacesKey, SpacesKeyArgs
+from components.storage.models import Bucket
+from components.storage.settings import NO_MEDIA_BUCKET, NO_STORAGE, backup_targets, mastodon_s3_env
 from tests.conftest import key, stack_doc
-from tools.plan import render_tree, to_json
+from tools.review.plan import render_tree, to_json
 
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
 CORS = "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 KEY = "digitalocean:index/spacesKey:SpacesKey"
-FAKE_SECRET = "mock-secret-key-not-real"  # what tools.plan's mocks answer for secretKey
+FAKE_SECRET = "mock-secret-key-not-real"  # what tools.review.plan's mocks answer for secretKey
 
 MEDIA = Bucket(
     region="fra1",
@@ -290,7 +290,7 @@ def test_bad_bucket_names(config_error, name):
 
 
 def test_longest_and_shortest_names_pass(load_config):
-    longest = "alpha-" + "a" * 57  # alpha's bucket names start with alpha- (components/boundary.py)
+    longest = "alpha-" + "a" * 57  # alpha's bucket names start with alpha- (components/core/boundary.py)
     assert load_config("alpha", rename_bucket(longest)).storage.buckets[longest].name == longest
 
     def shortest(c):

@@ -7,9 +7,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from components.dns_records import resolve
+from components.dns.records import resolve
 from tests.conftest import key
-from tools import zonefile
+from tools.review import zonefile
 
 HYPHA = "hypha=203.0.113.30,2001:db8:30::2"
 

@@ -15,10 +15,12 @@ import pytest
 import yaml
 
 from tests.engine.standin_provider import install_launchers
-from tools.engine import REPO, required_plugins
+from tools.check.engine import REPO, required_plugins
 
 pytestmark = pytest.mark.engine
-CLI = Path(os.environ.get("PULUMI_CLI") or REPO / ".engine" / "bin" / "pulumi")  # as tools.engine finds it
+CLI = Path(
+    os.environ.get("PULUMI_CLI") or REPO / ".engine" / "bin" / "pulumi"
+)  # as tools.check.engine finds it
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.engine.conftest import CLI, stack_file_with
 from tests.test_gitlab_ci import TAKES_POLICY_PACK
-from tools.engine import REPO
+from tools.check.engine import REPO
 
 pytestmark = pytest.mark.engine
 PROGRAM = REPO / "tests/engine/programs/violations.py"
@@ -67,9 +67,9 @@ def test_a_boundary_crossing_stack_file_stops_the_real_preview_with_the_loaders_
     rc, report = preview("alpha", stack_file=stack_file_with(tmp_path, "alpha", rhizome))
     assert rc == 1
     errors = [d["message"] for d in report["diagnostics"] if d["severity"] == "error"]
-    assert any("socialcoop-infra:hosts.rhizome" in m and "components/boundary.py" in m for m in errors), (
-        errors
-    )
+    assert any(
+        "socialcoop-infra:hosts.rhizome" in m and "components/core/boundary.py" in m for m in errors
+    ), errors
     assert report["policy_violations"] == []  # the loader stopped it before any resource
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.engine.conftest import stack_file_with
-from tools.engine import REPO
+from tools.check.engine import REPO
 
 pytestmark = pytest.mark.engine
 ENGINE_ONLY = ("pulumi:pulumi:Stack", "pulumi:providers:")

@@ -20,7 +20,7 @@ import pytest
 from tests.engine.standin_provider import install_launchers
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY, moto_server
 from tests.pipeline.standin_language import install_launcher
-from tools.engine import FAKE_TOKENS, REPO, required_plugins
+from tools.check.engine import FAKE_TOKENS, REPO, required_plugins
 
 CLI = REPO / ".engine" / "bin" / "pulumi"
 PASSPHRASE = "fake-passphrase-alpha-0123456789"  # obviously fake
@@ -140,7 +140,7 @@ def cli_env(toolbox: dict, s3: dict, bucket: str, **extra) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         # The CLI's S3 client reads the AWS SDK's own variable (it ignored SSL_CERT_FILE here);
-        # tools.state reads either.
+        # tools.pipeline.state reads either.
         "AWS_CA_BUNDLE": str(s3["ca"]),
         "SSL_CERT_FILE": str(s3["ca"]),
         "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",  # as .gitlab-ci.yml sets it

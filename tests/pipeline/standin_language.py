@@ -2,7 +2,7 @@
 
 Pulumi's Python language host is a Go module the proxy here refuses (engine/refused-modules.txt), so
 the real CLI from `make engine` cannot run `pulumi preview`/`up` on a Python program by itself.
-tools/engine.py works around that with the Automation API's inline programs; this file does the same
+tools/check/engine.py works around that with the Automation API's inline programs; this file does the same
 thing behind the plugin interface, so that the plain CLI commands the CI jobs and the TWG type
 (`pulumi up --stack alpha`, `pulumi preview --policy-pack policy ...`) run unchanged:
 

@@ -33,7 +33,7 @@ from tests.pipeline.conftest import URL_FORM, cli_env, not_inside_a_job, tracked
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY
 from tests.pipeline.standin_language import install_launcher
 from tests.test_gitlab_ci import EXPECTED, SCENARIOS, pipeline
-from tools.engine import REPO, required_plugins
+from tools.check.engine import REPO, required_plugins
 
 pytestmark = pytest.mark.pipeline
 NODE_MODULES = REPO / "tests" / "pipeline" / "node_modules"

@@ -1,5 +1,5 @@
 """The Pulumi state in a real S3 server (moto, TLS, 127.0.0.1) through the real CLI: writes, locks,
-secrets, and the state-restore drill (tools/state.py)."""
+secrets, and the state-restore drill (tools/pipeline/state.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from tests.pipeline.conftest import PASSPHRASE, cli_env, tracked_copy
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY, listening_pids, moto_server
-from tools import state
-from tools.engine import FAKE_TOKENS, REPO, throwaway_ssh_key
+from tools.check.engine import FAKE_TOKENS, REPO, throwaway_ssh_key
+from tools.pipeline import state
 
 pytestmark = pytest.mark.pipeline
 BUCKET = "socialcoop-pulumi-state-alpha"
@@ -77,7 +77,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def alpha(toolbox, s3, tmp_path_factory) -> Stack:
-    """Bucket created by `tools.state create`; `pulumi login` with docs/ci.md's URL; stack init; a
+    """Bucket created by `tools.pipeline.state create`; `pulumi login` with docs/ci.md's URL; stack init; a
     secret set; `pulumi up`: alpha's state written to the bucket by the real CLI."""
     stack = Stack(toolbox, s3, BUCKET, tracked_copy(tmp_path_factory.mktemp("repo")))
     created = stack.tool("create")

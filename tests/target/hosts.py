@@ -1,7 +1,7 @@
 """What both bootstrap paths (SSH bootstrap, cloud-init) must leave on a real host.
 
 ``assert_host`` is the one shared set of host assertions; ``bootstrap_over_ssh`` does what
-pulumi-command does for components/vps_host.py: copy the script and its data file with the
+pulumi-command does for components/hosts/vps_host.py: copy the script and its data file with the
 host key pinned, then run the script (as root, or with `sudo -n` as an admin).
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.cloudinit import BOOTSTRAP_SCRIPT, load_part
-from components.models.hosts import Admin, Host
-from components.vps_host import remote_dir
+from components.hosts.cloudinit import BOOTSTRAP_SCRIPT, load_part
+from components.hosts.models import Admin, Host
+from components.hosts.vps_host import remote_dir
 
 
 @dataclass(frozen=True)

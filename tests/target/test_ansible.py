@@ -1,7 +1,7 @@
 """The hand-off to Ansible for real (marker `target`): after the SSH bootstrap, the real
 ansible-playbook (ansible-core from requirements.lock) runs the sample playbook against the
 booted target, through the command and inventory the program generates
-(components/ansible_playbook.py, components/inventory.py)."""
+(components/hosts/playbook.py, components/hosts/inventory.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from components import ansible_playbook
-from components.cloudinit import render_bootstrap_config
-from components.errors import REPO_ROOT
-from components.inventory import render_inventory
-from components.models.stack import Ansible
+from components.core.errors import REPO_ROOT
+from components.hosts import playbook as ansible_playbook
+from components.hosts.ansible import Ansible
+from components.hosts.cloudinit import render_bootstrap_config
+from components.hosts.inventory import render_inventory
 from tests.target.hosts import bootstrap_over_ssh, make_people
 
 pytestmark = pytest.mark.target

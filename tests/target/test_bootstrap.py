@@ -1,7 +1,7 @@
 """cloud-init/bootstrap.sh over real SSH against a real booted Debian 12 (marker `target`).
 
 Each test boots a fresh throwaway machine (conftest.py) and runs the bootstrap the way
-pulumi-command does for components/vps_host.py: `scp` the script and its data file and run
+pulumi-command does for components/hosts/vps_host.py: `scp` the script and its data file and run
 it over `ssh`, with the machine's host key pinned in a known_hosts file.
 """
 
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from components.cloudinit import bootstrap_conf, render_bootstrap_config
+from components.hosts.cloudinit import bootstrap_conf, render_bootstrap_config
 from tests.target.conftest import OUTSIDE_V4, TARGET_V4, TARGET_V6
 from tests.target.hosts import as_person, assert_host, bootstrap_over_ssh, make_people
 

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from components.cloudinit import render_user_data
+from components.hosts.cloudinit import render_user_data
 from tests.target.hosts import as_person, assert_host, make_people
 
 pytestmark = pytest.mark.target
