@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from components.core.errors import PROJECT, REPO_ROOT
-from tools.review import plan as plan_tool
+from tools.review import program
 
 FLOOR = "import pulumi, pulumi_hcloud, pulumi_cloudflare, pulumi_digitalocean, pulumi_command"
 TARGETS = {"prod/floor": 1.25, "large/prod": 2.0}
@@ -49,7 +49,7 @@ def large_stack(path: Path, records: int = 1000, hosts: int = 20) -> Path:
     dns = cfg[f"{PROJECT}:dns"]
     dns["records"] = dict(dns["records"])
     names = list(host_map)
-    existing = plan_tool.plan_stack("prod")
+    existing = program.plan_stack("prod")
     have = sum(1 for r in existing.resources if r.type == "cloudflare:index/dnsRecord:DnsRecord")
     extra_hosts = len(host_map) - 3
     # each added host also gets a generated no-mail SPF record; leave room for it
@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         large = large_stack(Path(tmp) / "Pulumi.large.yaml")
         plans = {
-            "prod": plan_tool.plan_stack("prod"),
-            "alpha": plan_tool.plan_stack("alpha"),
-            "large": plan_tool.plan_stack("large", str(large)),
+            "prod": program.plan_stack("prod"),
+            "alpha": program.plan_stack("alpha"),
+            "large": program.plan_stack("large", str(large)),
         }
         cmds = {
             "floor": [py, "-c", FLOOR],

@@ -22,13 +22,13 @@ from pulumi.runtime import settings
 from components.core import safe_yaml
 from components.core.errors import PROJECT, REPO_ROOT, ConfigError
 from components.core.stack import StackConfig
-from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 
 @pytest.fixture
 def pulumi_mocks():
     """Pulumi's mock monitor with the plan tool's Mocks; fresh root stack per test."""
-    mocks = plan_tool.make_mocks()
+    mocks = program.make_mocks()
     settings.set_root_resource(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="prod", preview=False)
     return mocks
@@ -87,7 +87,7 @@ def load_config(write_stack) -> Callable[..., StackConfig]:
 
     def load(stack: str, mutate: Callable[[dict], None] | None = None) -> StackConfig:
         path = write_stack(stack, mutate or (lambda c: None))
-        return plan_tool.read_stack(stack, str(path)).config()
+        return stackfile.read_stack(stack, str(path)).config()
 
     return load
 
@@ -99,19 +99,19 @@ def config_error(write_stack) -> Callable[[str, Callable[[dict], None]], ConfigE
     def run(stack: str, mutate: Callable[[dict], None]) -> ConfigError:
         path = write_stack(stack, mutate)
         with pytest.raises(ConfigError) as info:
-            plan_tool.read_stack(stack, str(path)).config()
+            stackfile.read_stack(stack, str(path)).config()
         return info.value
 
     return run
 
 
 @pytest.fixture
-def plan(write_stack) -> Callable[..., plan_tool.Plan]:
+def plan(write_stack) -> Callable[..., program.Plan]:
     """plan("prod") or plan("prod", mutate) -> the offline plan of the (changed) stack."""
 
-    def run(stack: str, mutate: Callable[[dict], None] | None = None) -> plan_tool.Plan:
+    def run(stack: str, mutate: Callable[[dict], None] | None = None) -> program.Plan:
         path = None if mutate is None else str(write_stack(stack, mutate))
-        return plan_tool.plan_stack(stack, path)
+        return program.plan_stack(stack, path)
 
     return run
 

@@ -167,11 +167,11 @@ def zone_text(*argv: str) -> str:
 def planned_address(host: str) -> str:
     """``HOST=IPV4,IPV6`` as the offline plan numbers a Hetzner Cloud host (Hetzner assigns
     the real ones), so the served zone and the plan agree."""
-    from tools.review import plan as plan_tool
+    from tools.review import program
 
     records = {
         r.inputs["type"]: r.inputs["content"]
-        for r in plan_tool.plan_stack("prod").resources
+        for r in program.plan_stack("prod").resources
         if r.type == "cloudflare:index/dnsRecord:DnsRecord" and r.inputs["name"] == f"{host}.social.coop"
     }
     return f"{host}={records['A']},{records['AAAA']}"

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 HERE = Path(__file__).resolve().parent / "data" / "plans"
 # (recording, stack, how its stack file is made from the committed one)
@@ -34,14 +35,14 @@ def current(name: str) -> dict[str, str]:
     """The plan of one case now: {"json": ..., "tree": ...} as `python -m tools.plan` prints them."""
     stack, swap = CASES[name]
     if swap is None:
-        plan = plan_tool.plan_stack(stack)
+        plan = program.plan_stack(stack)
     else:
-        text = (plan_tool.REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()
+        text = (stackfile.REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()
         assert swap[0] in text, f"Pulumi.{stack}.yaml no longer has {swap[0]!r}"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"Pulumi.{stack}.yaml"
             path.write_text(text.replace(swap[0], swap[1], 1))
-            plan = plan_tool.plan_stack(stack, str(path))
+            plan = program.plan_stack(stack, str(path))
             tree = plan_tool.render_tree(plan).replace(str(path), f"Pulumi.{stack}.yaml ({name})")
             return {"json": _json(plan), "tree": tree}
     return {"json": _json(plan), "tree": plan_tool.render_tree(plan)}
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind, ext in (("json", "json"), ("tree", "txt")):
             path = HERE / f"{name}.{ext}"
             if not path.exists() or path.read_text() != now[kind]:
-                changed.append(path.relative_to(plan_tool.REPO_ROOT))
+                changed.append(path.relative_to(stackfile.REPO_ROOT))
                 if args.write:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(now[kind])

@@ -19,6 +19,7 @@ import yaml
 from components.core.protection import Protection, child_opts
 from tests.conftest import key, stack_doc
 from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 DNS = "cloudflare:index/dnsRecord:DnsRecord"
 SERVER = "hcloud:index/server:Server"
@@ -86,13 +87,13 @@ def extend(c: dict) -> None:
     c[key("dns")]["records"]["files"] = [{"type": "CNAME", "value": "cdn.example.org"}]
 
 
-def plan_of(tmp_path_factory, *mutations) -> plan_tool.Plan:
+def plan_of(tmp_path_factory, *mutations) -> program.Plan:
     doc = stack_doc("prod")
     for mutate in mutations:
         mutate(doc["config"])
     path = tmp_path_factory.mktemp("adopting") / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return plan_tool.plan_stack("prod", str(path))
+    return program.plan_stack("prod", str(path))
 
 
 def converged(c: dict) -> None:
@@ -100,28 +101,28 @@ def converged(c: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def adopting(tmp_path_factory) -> plan_tool.Plan:
+def adopting(tmp_path_factory) -> program.Plan:
     return plan_of(tmp_path_factory, extend)
 
 
 @pytest.fixture(scope="module")
-def after(tmp_path_factory) -> plan_tool.Plan:
+def after(tmp_path_factory) -> program.Plan:
     return plan_of(tmp_path_factory, extend, converged)
 
 
-def custom(plan: plan_tool.Plan) -> list[plan_tool.PlannedResource]:
+def custom(plan: program.Plan) -> list[program.PlannedResource]:
     return [r for r in plan.resources if r.custom]
 
 
-def ignored(r: plan_tool.PlannedResource) -> set[str]:
+def ignored(r: program.PlannedResource) -> set[str]:
     assert len(r.options["ignore_changes"]) == len(set(r.options["ignore_changes"])), r.name
     return set(r.options["ignore_changes"])
 
 
 def test_committed_prod_stack_is_before_its_first_adoption():
     assert stack_doc("prod")["config"][key("adopting")] is True
-    assert plan_tool.read_stack("prod").config().adopting is True
-    assert plan_tool.read_stack("alpha").config().adopting is False  # the default
+    assert stackfile.read_stack("prod").config().adopting is True
+    assert stackfile.read_stack("alpha").config().adopting is False  # the default
 
 
 def test_while_adopting_imported_resources_ignore_their_convergeable_properties(adopting):

@@ -18,10 +18,9 @@ import yaml
 from components.dns.records import resolve
 from tests.conftest import key, stack_doc
 from tests.fakehttp import serving
-from tools.adopt import import_ids
+from tools.adopt import cloudflare_api, import_ids, matching, zone_read
 from tools.adopt import zone as adopt_zone
-from tools.review import plan as plan_tool
-from tools.review import zonefile
+from tools.review import program, stackfile, zonefile
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_ZONE = DATA / "social.coop.zone"
@@ -44,12 +43,12 @@ DOC_NETS = [
 
 @pytest.fixture(scope="module")
 def prod_plan():
-    return plan_tool.plan_stack("prod")
+    return program.plan_stack("prod")
 
 
 @pytest.fixture(scope="module")
 def prod_cfg():
-    return plan_tool.read_stack("prod").config()
+    return stackfile.read_stack("prod").config()
 
 
 def with_hypha(cfg) -> dict:
@@ -70,15 +69,15 @@ def saved_records() -> list[dict]:
 
 
 def test_every_prod_resource_is_imported_or_listed_as_new(prod_plan):
-    new = import_ids.load_new_in_prod()
-    assert import_ids.undecided(prod_plan.resources, new) == []
+    new = matching.load_new_in_prod()
+    assert matching.undecided(prod_plan.resources, new) == []
     imported = [r for r in custom(prod_plan) if r.options["import"]]
     assert len(imported) + len(new) == len(custom(prod_plan))
 
 
 def test_new_in_prod_entries_name_real_resources_with_a_reason(prod_plan):
     by_name = {r.name: r for r in custom(prod_plan)}
-    for name, entry in import_ids.load_new_in_prod().items():
+    for name, entry in matching.load_new_in_prod().items():
         assert set(entry) == {"name", "type", "reason"}, name
         assert name in by_name, f"{name}: listed as new but not in the prod plan"
         assert by_name[name].type == entry["type"], name
@@ -102,7 +101,7 @@ def test_new_in_prod_entries_name_real_resources_with_a_reason(prod_plan):
     ids=["dns record", "admin key", "lost import id"],
 )
 def test_a_resource_without_a_decision_is_caught(plan, mutate, names):
-    assert import_ids.undecided(plan("prod", mutate).resources, import_ids.load_new_in_prod()) == names
+    assert matching.undecided(plan("prod", mutate).resources, matching.load_new_in_prod()) == names
 
 
 def test_no_two_resources_import_the_same_object(prod_plan):
@@ -167,7 +166,7 @@ def sample(prod_cfg):
 
 
 def test_sample_zone_covers_the_record_types_with_documentation_values():
-    records = adopt_zone.read_zone(SAMPLE_ZONE.read_text(), "social.coop")
+    records = zone_read.read_zone(SAMPLE_ZONE.read_text(), "social.coop")
     assert len([r for r in records if r.type not in ("SOA", "NS")]) >= 25
     assert {"A", "AAAA", "CNAME", "MX", "TXT", "CAA", "SRV"} <= {r.type for r in records}
     dkim = [r for r in records if r.type == "TXT" and len(r.text) > 255]
@@ -330,7 +329,7 @@ def test_long_txt_is_joined_without_separators(prod_cfg):
     ],
 )
 def test_cloudflare_comment_and_tags(comment, expected):
-    assert adopt_zone.cf_attributes(comment) == expected
+    assert zone_read.cf_attributes(comment) == expected
 
 
 def test_cli_writes_records_and_reports(capsys):
@@ -338,7 +337,7 @@ def test_cli_writes_records_and_reports(capsys):
     out, err = capsys.readouterr()
     assert yaml.safe_load(out)["records"]["wiki"] == [{"type": "CNAME", "host": "hypha", "ttl": 1}]
     assert err.startswith("social.coop.zone: 35 records read, 25 written to dns.records.")
-    for heading in adopt_zone.HEADINGS.values():
+    for heading in zone_read.HEADINGS.values():
         assert f"\n{heading}:\n" in err
 
 
@@ -373,7 +372,7 @@ def test_cli_refuses_what_is_not_a_zone_file_of_the_domain(capsys, tmp_path, tex
 
 @pytest.fixture
 def matched(prod_cfg):
-    return import_ids.match(prod_cfg, saved_records(), with_hypha(prod_cfg))
+    return matching.match(prod_cfg, saved_records(), with_hypha(prod_cfg))
 
 
 def cf_id(name: str, rtype: str, contains: str = "") -> str:
@@ -414,7 +413,7 @@ def test_matching_normalises_names_targets_addresses_and_quoting(prod_cfg):
             r["content"] = f'"{r["content"]}"'  # how newer records are shown
         if r["type"] in ("CAA", "SRV"):
             r.pop("data")  # content only
-    m = import_ids.match(prod_cfg, records, with_hypha(prod_cfg))
+    m = matching.match(prod_cfg, records, with_hypha(prod_cfg))
     assert m.problems == [] and len(m.ids) == len(resolve(prod_cfg))
 
 
@@ -423,7 +422,7 @@ def test_missing_duplicated_and_different_records_are_reported_not_guessed(prod_
     www = next(r for r in records if r["name"] == "www.social.coop")
     records.append({**www, "id": "cf" + "e" * 30})
     next(r for r in records if r["name"] == "wiki.social.coop")["ttl"] = 1
-    m = import_ids.match(prod_cfg, records, with_hypha(prod_cfg))
+    m = matching.match(prod_cfg, records, with_hypha(prod_cfg))
     assert "apex-a" not in m.ids and "www-cname" not in m.ids and "wiki-cname" in m.ids
     assert len(m.problems) == 2
     assert m.problems[0].startswith("apex-a (social.coop A host:rhizome): no Cloudflare record")
@@ -439,7 +438,7 @@ def test_missing_duplicated_and_different_records_are_reported_not_guessed(prod_
 def test_records_listed_as_new_are_expected_to_be_missing(prod_cfg):
     records = [r for r in saved_records() if r["name"] != "rhizome.social.coop" or r["type"] != "TXT"]
     listed = {"social-coop-rhizome-txt-spf": {}, "social-coop-pando-txt-spf": {}}
-    m = import_ids.match(prod_cfg, records, with_hypha(prod_cfg), new=listed)
+    m = matching.match(prod_cfg, records, with_hypha(prod_cfg), new=listed)
     assert "rhizome-txt-spf" not in m.ids
     assert any(n.startswith("rhizome-txt-spf") and "new, as listed" in n for n in m.notes)
     (problem,) = m.problems  # pando's exists: creating it would make a second one
@@ -447,7 +446,7 @@ def test_records_listed_as_new_are_expected_to_be_missing(prod_cfg):
 
 
 def test_a_cloud_host_needs_its_address(prod_cfg):
-    m = import_ids.match(prod_cfg, saved_records(), zonefile.host_addresses(prod_cfg))
+    m = matching.match(prod_cfg, saved_records(), zonefile.host_addresses(prod_cfg))
     assert {p.split(" ")[0] for p in m.problems} == {"hypha-a", "hypha-aaaa"}
     assert all("--address hypha=IPV4,IPV6" in p for p in m.problems)
     hint = [n for n in m.notes if n.startswith("hypha.social.coop A 203.0.113.30")]
@@ -457,8 +456,8 @@ def test_a_cloud_host_needs_its_address(prod_cfg):
 def test_records_of_another_zone_are_refused(prod_cfg):
     records = copy.deepcopy(saved_records())
     records[0]["zone_id"] = "1" * 32
-    with pytest.raises(import_ids.ImportIdsError, match="the stack's dns.zone_id is 0000"):
-        import_ids.match(prod_cfg, records, with_hypha(prod_cfg))
+    with pytest.raises(cloudflare_api.ImportIdsError, match="the stack's dns.zone_id is 0000"):
+        matching.match(prod_cfg, records, with_hypha(prod_cfg))
 
 
 def test_cli_prints_the_imports_block_and_fails_on_problems(capsys, tmp_path, matched):
@@ -479,7 +478,7 @@ def test_cli_prints_the_imports_block_and_fails_on_problems(capsys, tmp_path, ma
 
 def test_write_replaces_imports_and_keeps_the_rest_of_the_file(capsys, tmp_path, matched):
     path = tmp_path / "Pulumi.prod.yaml"
-    before = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    before = (stackfile.REPO_ROOT / "Pulumi.prod.yaml").read_text()
     path.write_text(before)
     assert (
         import_ids.main(
@@ -491,7 +490,7 @@ def test_write_replaces_imports_and_keeps_the_rest_of_the_file(capsys, tmp_path,
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
     assert len(changed) == len(matched.imports)  # one line per record, nothing else (comments kept)
     assert all(a.split(":")[0] == b.split(":")[0] and "/cf" in b for a, b in changed)
-    assert plan_tool.read_stack("prod", str(path)).config().dns.imports == matched.imports
+    assert stackfile.read_stack("prod", str(path)).config().dns.imports == matched.imports
 
 
 def test_pulumi_bulk_import_file(capsys, tmp_path, prod_plan, matched):

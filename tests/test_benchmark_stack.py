@@ -2,11 +2,11 @@
 
 from benchmarks.plan import large_stack
 from components.dns.records import resolve
-from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 
 def test_large_stack_has_1000_records_and_20_hosts(tmp_path):
     path = large_stack(tmp_path / "Pulumi.large.yaml")
-    cfg = plan_tool.read_stack("large", str(path)).config()
+    cfg = stackfile.read_stack("large", str(path)).config()
     assert len(cfg.hosts) == 20
     assert len(resolve(cfg)) == 1000

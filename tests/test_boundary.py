@@ -28,6 +28,7 @@ from components.dns.records import fqdn, resolve
 from tests.conftest import DUMPER, key, stack_doc
 from tools.check.engine import REPO
 from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 sys.path.insert(0, str(REPO / "policy"))
 import rules  # noqa: E402
@@ -42,7 +43,7 @@ def declared(stack: str) -> dict:
     """What a committed stack file declares, read here without components/core/boundary.py."""
     cfg = stack_doc(stack)["config"]
     hosts = cfg.get(key("hosts")) or {}
-    loaded = plan_tool.read_stack(stack).config()
+    loaded = stackfile.read_stack(stack).config()
     names = {fqdn(r.name, ZONE) for r in resolve(loaded)} | {h.fqdn for h in loaded.hosts.values()}
     names.add(loaded.instance_domain)
     vps = [h["vps"] for h in hosts.values() if h.get("vps")]
@@ -254,7 +255,7 @@ def test_the_cross_check_reads_the_other_committed_file_not_a_rule_in_code(
 
 
 def facts(stack):
-    return rules.facts(plan_tool.read_stack(stack).pulumi_config(), stack)
+    return rules.facts(stackfile.read_stack(stack).pulumi_config(), stack)
 
 
 def flagged(stack, rtype, props, name="r") -> list[str]:
@@ -336,10 +337,10 @@ def hetzner_alpha(tmp_path):
 def test_legitimate_plans_pass_every_mandatory_rule(tmp_path, stack, file):
     """The real program's resources, with the options the engine would show the pack."""
     path = hetzner_alpha(tmp_path) if file == "hetzner_cloud" else file and str(REPO / file)
-    sf = plan_tool.read_stack(stack, path)
+    sf = stackfile.read_stack(stack, path)
     s = rules.facts(sf.pulumi_config(), stack)
     found = []
-    for r in plan_tool.run_program(sf).resources:
+    for r in program.run_program(sf).resources:
         if not r.custom:
             continue
         res = rules.Res(r.type, r.name, r.inputs, r.options["protect"], tuple(r.options["ignore_changes"]))
@@ -364,7 +365,7 @@ def test_the_keys_that_used_to_move_the_boundary_are_refused(config_error, stack
 
 
 def test_the_retired_keys_are_refused_under_the_engine_too(pulumi_mocks):
-    flat = {**plan_tool.read_stack("prod").pulumi_config(), key("domain"): "alpha.social.coop"}
+    flat = {**stackfile.read_stack("prod").pulumi_config(), key("domain"): "alpha.social.coop"}
     pulumi.runtime.set_all_config(flat, [])
     try:
         with pytest.raises(ConfigError) as info:
@@ -376,8 +377,8 @@ def test_the_retired_keys_are_refused_under_the_engine_too(pulumi_mocks):
 
 @pytest.mark.parametrize("stack", ["staging", "prod2", "Prod"])
 def test_under_the_engine_the_stacks_are_prod_and_alpha(stack):
-    pulumi.runtime.set_mocks(plan_tool.make_mocks(), project="socialcoop-infra", stack=stack, preview=False)
-    pulumi.runtime.set_all_config(plan_tool.read_stack("alpha").pulumi_config(), [])
+    pulumi.runtime.set_mocks(program.make_mocks(), project="socialcoop-infra", stack=stack, preview=False)
+    pulumi.runtime.set_all_config(stackfile.read_stack("alpha").pulumi_config(), [])
     try:
         with pytest.raises(ConfigError) as info:
             config.load_from_pulumi()
@@ -416,7 +417,7 @@ def test_an_unreadable_other_file_fails_closed_in_one_line(repo_root, case):
     else:
         path.write_bytes(UNREADABLE[case])
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("alpha").config()
+        stackfile.read_stack("alpha").config()
     message = str(info.value)
     assert message.startswith("Pulumi.prod.yaml: the prod stack's committed file, which the other stack")
     assert "\n" not in message
@@ -435,7 +436,7 @@ def test_a_malformed_other_file_is_read_for_what_it_holds(repo_root, config_erro
 def test_the_other_file_is_read_once_per_version(repo_root):
     boundary._read.cache_clear()
     for _ in range(50):
-        plan_tool.read_stack("alpha").config()
+        stackfile.read_stack("alpha").config()
     info = boundary._read.cache_info()
     assert info.misses == 1 and info.hits >= 50  # alpha's loader asked for prod's claims every time
     path = repo_root / "Pulumi.prod.yaml"
@@ -477,7 +478,7 @@ EVIL = "https://evil.example/collect"
 def test_a_stack_file_holds_no_provider_setting(write_stack, stack, setting, secure):
     path = write_stack(stack, lambda c: c.update({setting: SECRET if secure else EVIL}))
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack(stack, str(path))
+        stackfile.read_stack(stack, str(path))
     message = str(info.value)
     assert f"{setting}: provider settings are not taken from a stack file" in message
     assert "evil.example" not in message and "Allowed: none" in message
@@ -486,7 +487,7 @@ def test_a_stack_file_holds_no_provider_setting(write_stack, stack, setting, sec
 @pytest.mark.parametrize("setting", [*SETTINGS, "aws:region", "random:seed"])
 @pytest.mark.parametrize("via", ["config", "PULUMI_CONFIG"])
 def test_under_the_engine_no_other_namespace_reaches_the_program(pulumi_mocks, monkeypatch, setting, via):
-    flat = plan_tool.read_stack("prod").pulumi_config()
+    flat = stackfile.read_stack("prod").pulumi_config()
     if via == "config":
         flat[setting] = EVIL
     else:
@@ -504,9 +505,9 @@ def test_under_the_engine_no_other_namespace_reaches_the_program(pulumi_mocks, m
 def test_an_allowed_provider_setting_is_shown_in_the_plan(write_stack, monkeypatch):
     monkeypatch.setitem(PROVIDER_SETTINGS, "hcloud:pollInterval", "a test's reason")
     path = write_stack("alpha", lambda c: c.update({"hcloud:pollInterval": "2s"}))
-    sf = plan_tool.read_stack("alpha", str(path))
+    sf = stackfile.read_stack("alpha", str(path))
     assert sf.other == {"hcloud:pollInterval": "2s"}
-    tree = plan_tool.render_tree(plan_tool.run_program(sf))
+    tree = plan_tool.render_tree(program.run_program(sf))
     assert "  hcloud:pollInterval = 2s  (a test's reason)" in tree.splitlines()[2:5]
 
 

@@ -16,7 +16,7 @@ import pytest
 from components.core import config
 from components.core.config import PROJECT, REPO_ROOT, ConfigError, Secret, decode, parse
 from tests.conftest import key
-from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 CIPHERTEXT = "v1:AAAAfakeCiphertextNotReal000="
 PLAINTEXT_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -190,7 +190,7 @@ def test_defaults(load_config):
 @pytest.mark.parametrize("environment", ["prod", "alpha"])
 def test_loader_defaults_match_pulumi_yaml(environment):
     """Each default in Pulumi.yaml means to the loader what leaving the key out means."""
-    declared = plan_tool.project_defaults()
+    declared = stackfile.project_defaults()
     assert {"instance_domain", "migration", "bootstrap_ssh_key", "decommission"} <= set(declared)
     base = {"environment": environment, "dns": {"zone_id": "0" * 32}, "protect": environment == "prod"}
     for name, default in declared.items():
@@ -202,7 +202,7 @@ def test_loader_defaults_match_pulumi_yaml(environment):
 
 def test_scalar_strings_as_pulumi_passes_them():
     """Pulumi hands every value to the program as a string; structured ones as JSON text."""
-    stack = plan_tool.read_stack("prod")
+    stack = stackfile.read_stack("prod")
     flat = stack.pulumi_config()
     assert flat[key("protect")] == "true"
     assert isinstance(flat[key("hosts")], str)
@@ -223,7 +223,7 @@ def engine_config(pulumi_mocks):
 
 
 def test_load_from_pulumi_reads_engine_config(engine_config):
-    stack = plan_tool.read_stack("prod")
+    stack = stackfile.read_stack("prod")
     flat = {**stack.pulumi_config(), key("bootstrap_ssh_key"): PLAINTEXT_KEY}
     engine_config(flat, [key("bootstrap_ssh_key")])
     cfg = config.load_from_pulumi()
@@ -234,7 +234,7 @@ def test_load_from_pulumi_reads_engine_config(engine_config):
 
 def test_load_from_pulumi_rejects_plain_secret(engine_config):
     engine_config(
-        {**plan_tool.read_stack("prod").pulumi_config(), key("bootstrap_ssh_key"): PLAINTEXT_KEY}, []
+        {**stackfile.read_stack("prod").pulumi_config(), key("bootstrap_ssh_key"): PLAINTEXT_KEY}, []
     )
     with pytest.raises(ConfigError) as info:
         config.load_from_pulumi()
@@ -243,7 +243,7 @@ def test_load_from_pulumi_rejects_plain_secret(engine_config):
 
 def test_load_from_pulumi_hides_decrypted_nested_secret(engine_config):
     """The engine hands secrets over decrypted: a secret in a structured key stays unshown."""
-    flat = plan_tool.read_stack("prod").pulumi_config()
+    flat = stackfile.read_stack("prod").pulumi_config()
     flat[key("dns")] = flat[key("dns")].replace('"zone_id": "', '"zone_id": "TOPSECRET')
     engine_config(flat, [key("dns")])
     with pytest.raises(ConfigError) as info:
@@ -265,7 +265,7 @@ def test_secret_never_shows_its_value(load_config):
 
 
 def test_secret_of_wrong_type_is_not_shown():
-    raw = {**plan_tool.read_stack("prod").values, "bootstrap_ssh_key": ["hunter2-not-real"]}
+    raw = {**stackfile.read_stack("prod").values, "bootstrap_ssh_key": ["hunter2-not-real"]}
     with pytest.raises(ConfigError) as info:
         parse(raw, "Pulumi.prod.yaml", frozenset({"bootstrap_ssh_key"}))
     assert "hunter2" not in str(info.value) and "[secret]" in str(info.value)
@@ -273,10 +273,10 @@ def test_secret_of_wrong_type_is_not_shown():
 
 def test_mask_secure_at_any_depth():
     value = {"a": [{"secure": "x"}, 1], "b": {"c": {"secure": "y"}}, "d": {"secure": "z", "other": 1}}
-    masked, found = plan_tool._mask_secure(value)
+    masked, found = stackfile._mask_secure(value)
     assert found
     assert masked == {"a": ["[secret]", 1], "b": {"c": "[secret]"}, "d": {"secure": "z", "other": 1}}
-    assert plan_tool._mask_secure({"a": [1, {"b": 2}]}) == ({"a": [1, {"b": 2}]}, False)
+    assert stackfile._mask_secure({"a": [1, {"b": 2}]}) == ({"a": [1, {"b": 2}]}, False)
 
 
 # --------------------------------------------------------------------------- docs/config.md
@@ -299,7 +299,7 @@ def load_docs_examples(tmp_path: Path) -> list[config.StackConfig]:
     for i, text in enumerate(examples):
         path = tmp_path / f"example{i}.yaml"
         path.write_text(text)
-        loaded.append(plan_tool.read_stack("example", str(path)).config())
+        loaded.append(stackfile.read_stack("example", str(path)).config())
     return loaded
 
 

@@ -9,7 +9,7 @@ import pytest
 from components.core.config import REPO_ROOT
 from tests.conftest import key
 from tools.review import diagram
-from tools.review.plan import read_stack
+from tools.review.stackfile import read_stack
 
 NODE = re.compile(r"^\s*([A-Za-z0-9_]+)(\[\(|\(\[|\{\{|\[)\"([^\"]*)\"(\)\]|\]\)|\}\}|\])$")
 EDGE = re.compile(r"^\s*([A-Za-z0-9_]+) (-->|-\.->|-\.-x)\|\"([^\"]*)\"\| ([A-Za-z0-9_]+)$")

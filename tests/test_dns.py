@@ -6,11 +6,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.dns.records import cloudflare_fields, quoted, resolve, txt_strings
+from components.dns.providers.cloudflare import cloudflare_fields
+from components.dns.records import quoted, resolve, txt_strings
 from components.dns.zone import Zone, ZoneArgs
 from components.hosts.addresses import HostAddresses
 from tests.conftest import key
-from tools.review.plan import plan_stack, to_json
+from tools.review.plan import to_json
+from tools.review.program import plan_stack
 
 CLOUDFLARE = "cloudflare:index/dnsRecord:DnsRecord"
 ZONE_ID = "00000000000000000000000000000000"

@@ -90,7 +90,7 @@ def test_the_zone_has_its_soa_and_name_servers(dns_server):
 
 
 def test_a_zone_the_server_refuses_fails_with_its_message(fresh_zone):
-    # a CNAME beside other data: dns_records.check() refuses it in a stack file, so break the text
+    # a CNAME beside other data: components/dns/checks.py refuses it in a stack file, so break the text
     text = social_coop_zone(serial=2) + "mg 300 IN CNAME mailgun.org.\n"
     with pytest.raises(ZoneRefused) as info:
         fresh_zone.load("social.coop", text)

@@ -29,7 +29,7 @@ import yaml
 from components.core.config import PROJECT, ConfigError, decode, parse
 from tests.conftest import DUMPER, stack_doc
 from tests.test_safe_yaml import V3
-from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAA\n-----END OPENSSH PRIVATE KEY-----"
 TOKEN = "cfFAKEtoken0123456789abcdefABCDEFghijklmnopQRSTUV"
@@ -196,7 +196,7 @@ def run_case(tmp_path, stack: str, data: bytes) -> tuple[str | None, str | None,
     path = tmp_path / f"Pulumi.{stack}.yaml"
     path.write_bytes(data)
     try:
-        sf = plan_tool.read_stack(stack, str(path))
+        sf = stackfile.read_stack(stack, str(path))
     except ConfigError as e:
         return str(e), str(e), None
     try:
@@ -222,7 +222,7 @@ def run_case(tmp_path, stack: str, data: bytes) -> tuple[str | None, str | None,
 def test_mutated_stack_files_end_cleanly(tmp_path, stack):
     rng = random.Random(f"issue-22-{stack}")
     original = stack_doc(stack)
-    text = (plan_tool.REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes()
+    text = (stackfile.REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes()
     outcomes = {"loaded": 0, "refused": 0}
     slowest = 0.0
     start = time.perf_counter()

@@ -23,6 +23,7 @@ from components.core.config import PROJECT, REPO_ROOT, ConfigError
 from components.core.stack import PROVIDER_SETTINGS
 from tests.conftest import key, stack_doc
 from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
@@ -113,7 +114,7 @@ def test_json_protection_follows_the_stack(runs):
 def test_json_matches_plan_stack(runs):
     """The CLI prints exactly what plan_stack() + to_json() give in-process."""
     assert json.loads(runs["alpha"].stdout) == json.loads(
-        json.dumps(plan_tool.to_json(plan_tool.plan_stack("alpha")), default=str)
+        json.dumps(plan_tool.to_json(program.plan_stack("alpha")), default=str)
     )
 
 
@@ -137,7 +138,7 @@ def test_tree_names_the_stack_and_counts(capsys, stack):
     out = capsys.readouterr().out
     header = HEADER.match(out.splitlines()[0])
     assert header, out.splitlines()[0]
-    custom = [r for r in plan_tool.plan_stack(stack).resources if r.custom]
+    custom = [r for r in program.plan_stack(stack).resources if r.custom]
     imports = sum(1 for r in custom if r.options["import"])
     assert header["stack"] == stack and header["source"] == f"Pulumi.{stack}.yaml"
     assert int(header["n"]) == len(custom) and int(header["imports"]) == imports
@@ -197,7 +198,7 @@ def test_stack_file_shape(tmp_path, change, message):
     change(doc)
     path = write(tmp_path / "Pulumi.alpha.yaml", doc)
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("alpha", str(path))
+        stackfile.read_stack("alpha", str(path))
     assert str(info.value).startswith(f"{path}: {message}")
 
 
@@ -230,7 +231,7 @@ def test_secure_values_plan_as_secret(capsys, write_stack):
         c[key("hosts")]["alpha"]["vps"].update(own)
 
     path = str(write_stack("alpha", change))
-    stack = plan_tool.read_stack("alpha", path)
+    stack = stackfile.read_stack("alpha", path)
     assert stack.values["bootstrap_ssh_key"] == "[secret]" and stack.secret_keys == {"bootstrap_ssh_key"}
     assert plan_tool.main(["alpha", "--config", path, "--json"]) == 0
     assert plan_tool.main(["alpha", "--config", path]) == 0
@@ -241,17 +242,17 @@ def test_secure_values_plan_as_secret(capsys, write_stack):
 def test_project_defaults_come_from_pulumi_yaml():
     declared = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
     expected = {k.removeprefix(f"{PROJECT}:"): v["default"] for k, v in declared.items() if "default" in v}
-    assert plan_tool.project_defaults() == expected
+    assert stackfile.project_defaults() == expected
     assert expected["instance_domain"] == ""  # not set: from the environment
 
 
 def test_stack_values_override_defaults(tmp_path):
     assert key("instance_domain") not in stack_doc("prod")["config"]
-    assert plan_tool.read_stack("prod").values["instance_domain"] == ""
+    assert stackfile.read_stack("prod").values["instance_domain"] == ""
     doc = stack_doc("prod")
     doc["config"][key("instance_domain")] = "social.coop"
     path = str(write(tmp_path / "p.yaml", doc))
-    assert plan_tool.read_stack("prod", path).values["instance_domain"] == "social.coop"
+    assert stackfile.read_stack("prod", path).values["instance_domain"] == "social.coop"
 
 
 # --------------------------------------------------------------------------- Pulumi.yaml
@@ -317,13 +318,13 @@ def test_the_cli_accepts_the_project_and_both_stack_files(project):
 
 def test_duplicate_keys_in_a_stack_file_are_refused(tmp_path):
     # Two hosts spelled the same would otherwise silently become one (PyYAML keeps the last).
-    text = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    text = (stackfile.REPO_ROOT / "Pulumi.prod.yaml").read_text()
     duplicated = text.replace("    hypha:\n", "    rhizome:\n", 1)
     assert duplicated != text
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(duplicated)
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("prod", str(path))
+        stackfile.read_stack("prod", str(path))
     message = str(info.value)
     assert str(path) in message
     assert "duplicate key 'rhizome'" in message

@@ -10,7 +10,7 @@ from components.core import boundary
 from tests.conftest import key
 from tools.check.engine import REPO
 from tools.pipeline import policy_state
-from tools.review import plan as plan_tool
+from tools.review import program, stackfile
 
 sys.path.insert(0, str(REPO / "policy"))
 import rules  # noqa: E402
@@ -198,7 +198,7 @@ def test_facts_read_a_decommission_only_from_prod_with_protect_false(settings, d
 
 def test_the_documented_decommission_example_passes_the_mandatory_rules():
     """docs/examples/prod-decommission.yaml through the facts the engine would hand the pack."""
-    flat = plan_tool.read_stack("prod", str(REPO / "docs/examples/prod-decommission.yaml")).pulumi_config()
+    flat = stackfile.read_stack("prod", str(REPO / "docs/examples/prod-decommission.yaml")).pulumi_config()
     s = rules.facts(flat, "prod")
     assert s.decommission and s.decommission == json.loads(json.dumps(flat[key("decommission")]))
     bucket = Res(rules.BUCKET, "social-coop-media-bucket", {"name": "social-coop-media"})
@@ -212,7 +212,7 @@ def test_the_documented_decommission_example_passes_the_mandatory_rules():
 
 def state_of(stack: str, extra=()) -> dict:
     """A `pulumi stack export` of what the offline plan declares, plus ``extra`` resources."""
-    plan = plan_tool.run_program(plan_tool.read_stack(stack))
+    plan = program.run_program(stackfile.read_stack(stack))
     resources = [
         {
             "urn": f"urn:pulumi:{stack}::socialcoop-infra::{r.type}::{r.name}",

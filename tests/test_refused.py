@@ -16,7 +16,7 @@ from components.core import config
 from components.core.config import PROJECT, ConfigError, parse
 from components.core.values import one_line
 from tests.conftest import key
-from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 OPENSSH = (serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
 
@@ -638,7 +638,7 @@ def test_unicode_in_a_comment_is_fine(load_config):
 @pytest.mark.parametrize("amount", [math.inf, -math.inf, math.nan])
 def test_price_must_be_a_finite_number(amount):
     """YAML's .inf/.nan stop at the reader; JSON from the engine could still carry them."""
-    raw = plan_tool.read_stack("prod").values
+    raw = stackfile.read_stack("prod").values
     raw["hosts"]["rhizome"]["vps"]["monthly_price"] = {"amount": amount, "currency": "EUR"}
     with pytest.raises(ConfigError) as info:
         parse(raw, "Pulumi.prod.yaml", stack="prod")
@@ -651,9 +651,9 @@ def test_price_must_be_a_finite_number(amount):
 
 @pytest.mark.parametrize(("file_of", "planned_as"), [("prod", "alpha"), ("alpha", "prod")])
 def test_a_stack_file_planned_as_the_other_stack(file_of, planned_as):
-    path = plan_tool.REPO_ROOT / f"Pulumi.{file_of}.yaml"
+    path = stackfile.REPO_ROOT / f"Pulumi.{file_of}.yaml"
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack(planned_as, str(path)).config()
+        stackfile.read_stack(planned_as, str(path)).config()
     assert info.value.path == "environment"
     assert f"this is the {planned_as} stack: its file says environment: {planned_as}" in str(info.value)
 
@@ -697,7 +697,7 @@ def test_provider_credentials_are_refused(write_stack, setting, export, encrypte
     value = {"secure": "v1:AAAAfake="} if encrypted else TOKEN
     path = write_stack("prod", lambda c: c.update({setting: value}))
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("prod", str(path))
+        stackfile.read_stack("prod", str(path))
     message = str(info.value)
     assert message.startswith(f"{path}: {setting}: provider credentials never go in a stack file")
     assert export in message and TOKEN[:8] not in message
@@ -706,7 +706,7 @@ def test_provider_credentials_are_refused(write_stack, setting, export, encrypte
 def test_provider_credentials_are_refused_under_pulumi(pulumi_mocks):
     import pulumi
 
-    flat = {**plan_tool.read_stack("prod").pulumi_config(), "hcloud:token": TOKEN}
+    flat = {**stackfile.read_stack("prod").pulumi_config(), "hcloud:token": TOKEN}
     pulumi.runtime.set_all_config(flat, [])
     try:
         with pytest.raises(ConfigError) as info:
@@ -751,7 +751,7 @@ def test_a_token_shows_only_a_prefix(config_error, mutate):
 def test_a_huge_number_as_text_is_refused_cleanly():
     """Under `pulumi preview` the CLI (yaml.v3) hands a 5,000-digit number over as text, which
     Python's int() refuses with a ValueError; the loader answers with its one line."""
-    raw = plan_tool.read_stack("prod").values
+    raw = stackfile.read_stack("prod").values
     raw["hosts"]["rhizome"]["ssh_port"] = "9" * 5000
     with pytest.raises(ConfigError) as info:
         parse(raw, "Pulumi.prod.yaml", stack="prod")

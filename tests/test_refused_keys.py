@@ -25,6 +25,7 @@ from components.core.config import PROJECT, ConfigError, parse
 from components.hosts.cloudinit import BOOTSTRAP_SCRIPT, render_bootstrap_config, render_user_data, user_data
 from tests.conftest import DUMPER, key, stack_doc
 from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 OPENSSH = (serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
 ALICE = stack_doc("prod")["config"][key("admins")][0]["ssh_key"]  # the committed placeholder key
@@ -345,7 +346,7 @@ def engine(pulumi_mocks, monkeypatch):
     def run(stack_file: Path | None, stack: str = "prod"):
         from components.core import config
 
-        sf = plan_tool.read_stack(stack, str(stack_file) if stack_file else None)
+        sf = stackfile.read_stack(stack, str(stack_file) if stack_file else None)
         pulumi.runtime.set_all_config(sf.pulumi_config(), [])
         if stack_file is not None:
             monkeypatch.setenv("SOCIALCOOP_STACK_FILE", str(stack_file))
@@ -369,7 +370,7 @@ def test_f8_under_pulumi_the_loader_reads_which_keys_the_stack_file_sets(engine,
 def test_f8_without_a_stack_file_a_default_value_counts_as_not_set():
     """What the engine path accepts when no stack file is at hand (documented in
     components/core/config.py): a value equal to its Pulumi.yaml default."""
-    raw = plan_tool.read_stack("prod").values
+    raw = stackfile.read_stack("prod").values
     assert parse({**raw, "instance_domain": ""}, "t.yaml").instance_domain == "social.coop"
     with pytest.raises(ConfigError):
         parse({**raw, "adopting": []}, "t.yaml")
@@ -427,12 +428,12 @@ def test_f10_a_placeholder_in_a_key_comment_stays_text(load_config):
     ids=["hex-5000", "sexagesimal-10000", "decimal-5000", "binary-5000"],
 )
 def test_f10_a_huge_number_in_the_file_ends_in_one_line(tmp_path, text):
-    source = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    source = (stackfile.REPO_ROOT / "Pulumi.prod.yaml").read_text()
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(source.replace("default_ttl: 3600", f"default_ttl: {text}"))
     start = time.process_time()
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("prod", str(path)).config()
+        stackfile.read_stack("prod", str(path)).config()
     assert time.process_time() - start < 1
     assert info.value.path == "dns.default_ttl" and len(str(info.value)) < 400
 
@@ -440,7 +441,7 @@ def test_f10_a_huge_number_in_the_file_ends_in_one_line(tmp_path, text):
 @pytest.mark.parametrize("where", ["ttl", "price", "nested"])
 def test_f10_a_huge_number_from_the_engine_ends_in_one_line(where):
     """JSON from the engine, or a caller, can hold any int: the message shows its size."""
-    raw = plan_tool.read_stack("prod").values
+    raw = stackfile.read_stack("prod").values
     big = 10**5000
     if where == "ttl":
         raw["dns"]["default_ttl"] = big
@@ -605,7 +606,7 @@ def test_f13_the_plan_is_the_same_for_either_spelling(plan):
 
 @pytest.mark.parametrize("name", ["prod-complete", "alpha-small", "prod-decommission"])
 def test_the_examples_still_load(tmp_path, name):
-    source = plan_tool.REPO_ROOT / "docs" / "examples" / f"{name}.yaml"
+    source = stackfile.REPO_ROOT / "docs" / "examples" / f"{name}.yaml"
     stack = "alpha" if name.startswith("alpha") else "prod"
-    cfg = plan_tool.read_stack(stack, str(source)).config()
+    cfg = stackfile.read_stack(stack, str(source)).config()
     assert cfg.environment == stack and PROJECT

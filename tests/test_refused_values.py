@@ -28,7 +28,7 @@ from components.hosts.firewall import inbound_rules
 from components.hosts.models import ExtraPort
 from tests.conftest import key
 from tools.review import plan as plan_tool
-from tools.review import zonefile
+from tools.review import program, stackfile, zonefile
 
 PLAYBOOK = "tests/target/playbook/site.yml"
 
@@ -157,7 +157,7 @@ def test_secret_var_names_follow_the_extra_var_rules(config_error):
 
 def test_the_plan_never_shows_a_secret_var(load_config):
     """What `pulumi up` hands the program: the decrypted value, the key marked secret."""
-    sf = plan_tool.read_stack("alpha")
+    sf = stackfile.read_stack("alpha")
     values = {
         **sf.values,
         "ansible": {
@@ -167,7 +167,7 @@ def test_the_plan_never_shows_a_secret_var(load_config):
         },
     }
     stack = dataclasses.replace(sf, values=values, secret_keys=frozenset({*sf.secret_keys, "ansible"}))
-    plan = plan_tool.run_program(stack)
+    plan = program.run_program(stack)
     shown = json.dumps(plan_tool.to_json(plan)) + plan_tool.render_tree(plan)
     assert "hunter2" not in shown
     run = next(r for r in plan.resources if r.name == "ansible-run")

@@ -12,6 +12,7 @@ from components.core import safe_yaml
 from components.core.config import ConfigError
 from tests.conftest import key
 from tools.review import plan as plan_tool
+from tools.review import stackfile
 
 HEAD = b"config:\n  socialcoop-infra:environment: alpha\n"
 HOST = b"  socialcoop-infra:hosts: {a: {kind: vps, roles: [mastodon_staging], ssh_port: "
@@ -140,7 +141,7 @@ def test_deep_nesting_stays_within_the_limit():
 
 
 def test_merge_keys_and_plain_aliases_are_accepted(tmp_path):
-    text = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    text = (stackfile.REPO_ROOT / "Pulumi.prod.yaml").read_text()
     text = text.replace(
         "    rhizome:\n      # Hetzner dedicated server (Robot, no cloud API): Mastodon in docker compose.\n"
         "      kind: vps\n",
@@ -153,7 +154,7 @@ def test_merge_keys_and_plain_aliases_are_accepted(tmp_path):
     assert "<<: *vps_host" in text
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(text)
-    stack = plan_tool.read_stack("prod", str(path))
+    stack = stackfile.read_stack("prod", str(path))
     pando = stack.values["hosts"]["pando"]
     # explicit keys win over merged ones; merged ones fill the rest
     assert pando["roles"] == ["mastodon_staging"] and pando["kind"] == "vps"
@@ -175,7 +176,7 @@ def test_committed_stack_files_read_the_same_as_pyyaml():
     import yaml
 
     for stack in ("prod", "alpha"):
-        path = plan_tool.REPO_ROOT / f"Pulumi.{stack}.yaml"
+        path = stackfile.REPO_ROOT / f"Pulumi.{stack}.yaml"
         assert safe_yaml.load(path.read_bytes(), path.name) == yaml.safe_load(path.read_text())
     assert key("environment") in safe_yaml.load(path.read_bytes(), path.name)["config"]
 
@@ -244,7 +245,7 @@ def test_keys_read_as_yaml_v3_reads_them():
     ],
 )
 def test_a_stack_file_plans_as_the_cli_reads_it(tmp_path, capsys, edit, shown):
-    text = (plan_tool.REPO_ROOT / "Pulumi.prod.yaml").read_text()
+    text = (stackfile.REPO_ROOT / "Pulumi.prod.yaml").read_text()
     text = text.replace(
         "      kind: vps\n      roles: [mastodon]\n",
         f"      kind: vps\n      roles: [mastodon]\n      {edit}\n",
@@ -252,8 +253,8 @@ def test_a_stack_file_plans_as_the_cli_reads_it(tmp_path, capsys, edit, shown):
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(text)
     if shown is None:
-        assert plan_tool.read_stack("prod", str(path)).config().hosts["rhizome"].ssh_port == 22
+        assert stackfile.read_stack("prod", str(path)).config().hosts["rhizome"].ssh_port == 22
         return
     with pytest.raises(ConfigError) as info:
-        plan_tool.read_stack("prod", str(path)).config()
+        stackfile.read_stack("prod", str(path)).config()
     assert info.value.path == "hosts.rhizome.ssh_port" and f"= {shown}: " in str(info.value)

@@ -4,7 +4,7 @@ The models (components/models) check each section on its own. These rules compar
 sections: prod protected and alpha disposable, each stack on its own side of the boundary
 (components/core/boundary.py: names, buckets, hosts, machines, also against the other stack's
 committed file), alpha importing nothing, hosts reachable and distinct, the user-data
-within Hetzner's limit; then dns_records.check() for the records against the hosts, the
+within Hetzner's limit; then dns_checks.check() for the records against the hosts, the
 mail builders and the boundary. The first broken rule raises the one-line ConfigError.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from components.core import boundary, values
 from components.core.errors import MISSING, ConfigError
 from components.core.stack import StackConfig
-from components.dns import records as dns_records
+from components.dns import checks as dns_checks
 from components.hosts import cloudinit
 
 ALPHA_IMPORTS = "only prod imports existing resources; alpha creates (and destroys) its own: remove it"
@@ -40,7 +40,7 @@ def check(cfg: StackConfig) -> None:
     if any(h.vps and h.vps.bootstrap for h in cfg.hosts.values()) and cfg.bootstrap_ssh_key is None:
         raise fail("bootstrap_ssh_key", MISSING, "required when a host has bootstrap: true")
     # records that point at hosts, generated mail records, ownership between the stacks
-    dns_records.check(cfg)
+    dns_checks.check(cfg)
     for name, h in cfg.hosts.items():
         if h.hetzner is not None:
             size = len(cloudinit.render_user_data(h, cfg.admins, cfg.environment).encode())
@@ -123,7 +123,7 @@ def _alpha(cfg: StackConfig, fail) -> None:
 
 def _boundary(cfg: StackConfig, fail) -> None:
     """Each stack on its own side (components/core/boundary.py): the names it gives (the records are
-    dns_records.check()'s), its buckets, its host names, the machines it bootstraps."""
+    dns_checks.check()'s), its buckets, its host names, the machines it bootstraps."""
     stack = cfg.environment
     theirs = boundary.claims(boundary.other(stack))
     if theirs.error:

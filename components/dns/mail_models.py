@@ -1,5 +1,5 @@
 """What a stack file says about mail authentication (components/dns/mail_auth.py builds the
-records, dns_records.py checks them with the rest of the zone)."""
+records, components/dns/checks.py checks them with the rest of the zone)."""
 
 from __future__ import annotations
 

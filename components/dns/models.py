@@ -161,7 +161,7 @@ class Dns(Model):
         description="`<name>: [record, ...]` (one record may be written without the list)",
     )
     # Import IDs by logical key (the plan's `social-coop-<key>`), for any record, generated
-    # mail records included; dns_records.check() matches the keys.
+    # mail records included; components/dns/checks.py matches the keys.
     imports: dict[LogicalKey, ImportId] = Field(
         {},
         description="adopt existing records, generated mail records included: `<logical key>: <zone_id>/<record_id>`; "

@@ -17,7 +17,8 @@ import pulumi_cloudflare as cloudflare
 
 from components.core.protection import Protection, child_opts
 from components.core.stack import StackConfig
-from components.dns.records import ResolvedRecord, cloudflare_fields, resolve
+from components.dns.providers.cloudflare import cloudflare_fields
+from components.dns.records import ResolvedRecord, resolve
 from components.hosts.addresses import HostAddresses
 
 # While adopting (components/core/protection.py): an imported record keeps its TTL, proxy

@@ -32,7 +32,7 @@ from components.core.stack import StackConfig
 from components.dns import spf_lookups
 from components.dns.records import ResolvedRecord, fqdn, resolve, txt_strings
 from tools.check import resolver as dns_resolver
-from tools.review.plan import cli_stack
+from tools.review.stackfile import cli_stack
 from tools.review.zonefile import add_address_option, host_content, known_addresses
 
 QUERY_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "CAA", "SRV", "NS")

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.policy_state", description=__doc__.split("\n\n")[0])
     ap.add_argument("stack", help="the stack whose state is on stdin: prod or alpha")
     args = ap.parse_args(argv)
-    from tools.review.plan import read_stack
+    from tools.review.stackfile import read_stack
 
     try:
         config = read_stack(args.stack).pulumi_config()

@@ -23,7 +23,7 @@ from components.core.stack import StackConfig
 from components.core.values import line_safe
 from components.dns import records as dns_records
 from components.storage.settings import DUMP_ROLES
-from tools.review.plan import cli_stack
+from tools.review.stackfile import cli_stack
 
 ROLE_TEXT = {
     "mastodon": "Mastodon",

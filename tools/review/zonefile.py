@@ -35,7 +35,7 @@ from components.core.types import FQDN
 from components.core.values import line_safe
 from components.dns.models import EMAIL
 from components.dns.records import ResolvedRecord, quoted, resolve
-from tools.review.plan import cli_stack
+from tools.review.stackfile import cli_stack
 
 
 def host_addresses(cfg: StackConfig) -> dict[str, tuple[str | None, str | None]]:

@@ -1,0 +1,175 @@
+"""Run the Pulumi program (``__main__.py``) under Pulumi's mock monitor with a stack's config,
+and record what it declares: every resource with its type, logical name, parent, inputs and
+options, and the stack's outputs. The cloud's answers are stand-ins: a resource's outputs are
+its inputs, plus stable documentation-range addresses for what the cloud would number."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import runpy
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.core.config import STACK_FILE_ENV
+from components.core.errors import PROJECT, REPO_ROOT
+from tools.review.stackfile import SECRET, StackFile, read_stack
+
+
+def fake_address(name: str, version: int) -> str:
+    """A stable documentation-range address for a resource the cloud would number."""
+    n = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+    if version == 4:
+        return str(ipaddress.ip_address("198.51.100.0") + 1 + n % 250)
+    return str(ipaddress.ip_address("2001:db8:ffff::") + (n % 65000) * 65536)
+
+
+@dataclass
+class PlannedResource:
+    type: str
+    name: str
+    parent: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    custom: bool = True
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def make_mocks():
+    import pulumi
+
+    class PlanMocks(pulumi.runtime.Mocks):
+        """Record every registration; answer with the inputs plus what the cloud would fill in.
+
+        Invokes (data-source lookups) are counted: the program must make none."""
+
+        def __init__(self) -> None:
+            self.resources: dict[tuple[str, str], PlannedResource] = {}
+            self.invokes: list[str] = []
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            inputs = _unwrap_secrets(args.inputs)
+            self.resources[(args.typ, args.name)] = PlannedResource(
+                args.typ, args.name, inputs=inputs, custom=bool(args.custom)
+            )
+            state = dict(args.inputs)
+            if args.typ == "hcloud:index/primaryIp:PrimaryIp":
+                version = 6 if args.inputs.get("type") == "ipv6" else 4
+                state["ipAddress"] = fake_address(args.name, version)
+                if version == 6:
+                    state["ipNetwork"] = state["ipAddress"] + "/64"
+            if args.typ == "hcloud:index/server:Server":
+                state.setdefault("ipv4Address", fake_address(args.name, 4))
+                state.setdefault("ipv6Address", fake_address(args.name, 6))
+            if args.typ == "digitalocean:index/spacesKey:SpacesKey":
+                state["accessKey"] = (
+                    "MOCKACCESSKEY" + hashlib.sha256(args.name.encode()).hexdigest()[:8].upper()
+                )
+                state["secretKey"] = "mock-secret-key-not-real"
+            if args.typ == "digitalocean:index/spacesBucket:SpacesBucket":
+                region = args.inputs.get("region", "ams3")
+                state["bucketDomainName"] = (
+                    f"{args.inputs.get('name', args.name)}.{region}.digitaloceanspaces.com"
+                )
+                state["endpoint"] = f"{region}.digitaloceanspaces.com"
+            if args.typ.startswith("hcloud:") and not args.resource_id:
+                # Hetzner ids are numbers; components pass them on as int (e.g. firewall_ids)
+                return [str(int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 10**8), state]
+            return [args.resource_id or f"{args.name}-id", state]
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            self.invokes.append(args.token)
+            return {}
+
+    return PlanMocks()
+
+
+@dataclass
+class Plan:
+    stack: StackFile
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    invokes: list[str]
+
+
+def run_program(stack: StackFile) -> Plan:
+    """Run ``__main__.py`` under the mock monitor with this stack's config."""
+    import pulumi
+    from pulumi.runtime import mocks as pmocks
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+
+    mocks = make_mocks()
+    settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack, preview=False)
+    secret_keys = [f"{PROJECT}:{k}" for k in stack.secret_keys if "." not in k]  # the engine's: keys only
+    pulumi.runtime.set_all_config(stack.pulumi_config(), secret_keys)
+    options: dict[int, tuple[str, str, Any, dict]] = {}
+
+    def capture(args: pulumi.ResourceTransformationArgs):
+        opts = args.opts or pulumi.ResourceOptions()
+        options[id(args.resource)] = (
+            args.type_,
+            args.name,
+            opts.parent,
+            {
+                "protect": bool(opts.protect),
+                "retain_on_delete": bool(opts.retain_on_delete),
+                "import": opts.import_,
+                "ignore_changes": list(opts.ignore_changes or []),
+                "delete_before_replace": bool(opts.delete_before_replace),
+            },
+        )
+        return None
+
+    def program():
+        pulumi.runtime.register_stack_transformation(capture)
+        cwd, given = os.getcwd(), os.environ.get(STACK_FILE_ENV)
+        os.chdir(REPO_ROOT)
+        os.environ[STACK_FILE_ENV] = str(stack.path.resolve())  # the loader reads which keys it sets
+        try:
+            runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+            if given is None:
+                os.environ.pop(STACK_FILE_ENV, None)
+            else:
+                os.environ[STACK_FILE_ENV] = given
+
+    pmocks._sync_await(run_pulumi_func(program))
+
+    names = {rid: name for rid, (_, name, _, _) in options.items()}
+    planned: list[PlannedResource] = []
+    for typ, name, parent, opts in options.values():
+        r = mocks.resources.get((typ, name)) or PlannedResource(typ, name, custom=False)
+        r.parent = names.get(id(parent)) if parent is not None else None
+        r.options = opts
+        planned.append(r)
+
+    outputs, secret_outputs = {}, set()
+    root = settings.get_root_resource()
+    for key, value in (root.outputs if root is not None else {}).items():
+        out = pulumi.Output.from_input(value)
+        outputs[key] = pmocks._sync_await(out.future())
+        if pmocks._sync_await(out.is_secret()):
+            secret_outputs.add(key)
+    return Plan(stack, planned, outputs, secret_outputs, list(mocks.invokes))
+
+
+def plan_stack(stack: str, config_path: str | None = None) -> Plan:
+    sf = read_stack(stack, config_path)
+    sf.config()  # validate before anything is registered
+    return run_program(sf)
