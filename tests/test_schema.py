@@ -1,4 +1,4 @@
-"""One schema, three uses: the models in components/models generate the editor schema
+"""One schema, three uses: the stack-file models generate the editor schema
 (schema/stack.schema.json) and Pulumi.yaml's `config:` block, and docs/config.md documents
 exactly their keys. The schema accepts the committed and documented stack files and refuses
 the bad ones the loader refuses (except rules that need more than one value at a time)."""

@@ -1,8 +1,8 @@
 """The one config loader.
 
 A stack's config is validated once, before any resource is registered, into the frozen
-pydantic models of components/models (one module per domain: hosts, dns, mail, storage;
-``stack`` for the top level), then checked by the whole-stack rules
+pydantic stack-file models (one per room: components/hosts/models.py, dns/models.py and
+mail_models.py, storage/models.py; components/core/stack.py for the top level), then checked by the whole-stack rules
 (components/core/rules.py). A mistake stops the program with one line that names the
 stack file, the key path, the bad value and what is allowed (``ConfigError``).
 

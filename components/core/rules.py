@@ -1,6 +1,6 @@
 """The whole-stack rules, in one place: what needs more than one section of a stack file.
 
-The models (components/models) check each section on its own. These rules compare
+The stack-file models (components/*/models.py) check each section on its own. These rules compare
 sections: prod protected and alpha disposable, each stack on its own side of the boundary
 (components/core/boundary.py: names, buckets, hosts, machines, also against the other stack's
 committed file), alpha importing nothing, hosts reachable and distinct, the user-data

@@ -1,4 +1,4 @@
-"""Write what the stack-file models (components/models) generate:
+"""Write what the stack-file models (components/*/models.py, components/core/stack.py) generate:
 
     python -m tools.schema           # check: exit 1 if a generated file is out of date
     python -m tools.schema --write   # rewrite schema/stack.schema.json, Pulumi.yaml's config: block, docs/config.md
