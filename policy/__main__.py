@@ -1,15 +1,21 @@
 """social.coop's policy pack: the rules in rules.py, enforced on every preview and up.
 
 Started by the Pulumi CLI in this folder (engine/pulumi-analyzer-policy-python, docs/engine.md).
-The stack's name reaches the pack as $PULUMI_STACK and its config as $PULUMI_CONFIG (JSON); the
-boundary between the stacks, and what the other stack's committed file declares, come from
-components/core/boundary.py in the repository above this folder, as for the loader.
+How the pack learns which stack it guards depends on how the CLI starts it (pulumi 3.260,
+sdk/go/common/resource/plugin/analyzer_plugin.go): through the analyzer shim it gets the stack's
+name as $PULUMI_STACK and its config as $PULUMI_CONFIG (JSON); through a Python language host
+(the official CLI's) it gets neither, and pulumi_policy 1.21 keeps only the tags of the
+ConfigureStack call. So the stack's name falls back to the one in each resource's URN
+(`urn:pulumi:<stack>::...`) and its config to the committed Pulumi.<stack>.yaml (plain values;
+the pack needs no secret). The boundary between the stacks, and what the other stack's
+committed file declares, come from components/core/boundary.py, as for the loader.
 
 CI passes `--policy-pack policy` to every `pulumi preview` and `pulumi up`; `pulumi destroy`
 takes no policy pack (pulumi 3.260), so destroy:alpha first runs the pack in a preview and the
 same rules over the state it would delete (tools/pipeline/policy_state.py, docs/ci.md).
 """
 
+import functools
 import json
 import os
 import sys
@@ -18,10 +24,18 @@ from pathlib import Path
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the repository: components/
 
 from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy  # noqa: E402
-from rules import RULES, Res, facts  # noqa: E402
+from rules import RULES, Res, Stack, committed_config, facts, stack_of_urn  # noqa: E402
 
-STACK = facts(json.loads(os.environ.get("PULUMI_CONFIG") or "{}"), os.environ.get("PULUMI_STACK"))
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
+
+
+@functools.cache
+def stack_facts(urn_stack: str) -> Stack:
+    """The facts of the stack being previewed: from the engine's environment when it sets it,
+    else from the URN's stack name and that stack's committed file."""
+    stack = os.environ.get("PULUMI_STACK") or urn_stack
+    given = os.environ.get("PULUMI_CONFIG")
+    return facts(json.loads(given) if given else committed_config(stack), stack)
 
 
 def _policy(name: str, check, description: str, level: str) -> ResourceValidationPolicy:
@@ -34,7 +48,7 @@ def _policy(name: str, check, description: str, level: str) -> ResourceValidatio
             protect=bool(opts.protect),
             ignore_changes=tuple(opts.ignore_changes or ()),
         )
-        for message in check(res, STACK):
+        for message in check(res, stack_facts(stack_of_urn(str(getattr(args, "urn", "") or "")))):
             report_violation(message)
 
     return ResourceValidationPolicy(

@@ -242,6 +242,32 @@ def facts(pulumi_config: dict[str, str], stack: str | None = None) -> Stack:
     )
 
 
+def stack_of_urn(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> <stack> ("" for anything else)."""
+    return urn.split("::", 1)[0].removeprefix("urn:pulumi:") if urn.startswith("urn:pulumi:") else ""
+
+
+def committed_config(stack: str) -> dict[str, str]:
+    """A committed stack file's config as the engine would hand it to the pack ("project:key" ->
+    value, structured values as JSON); `secure:` values left out. Empty when unreadable."""
+    from components.core import safe_yaml
+    from components.core.errors import REPO_ROOT, ConfigError
+
+    if stack not in boundary.STACKS:
+        return {}
+    try:
+        doc = safe_yaml.load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes(), f"Pulumi.{stack}.yaml")
+    except (OSError, ConfigError):
+        return {}
+    config = _mapping(_mapping(doc).get("config"))
+    flat = {}
+    for key, value in config.items():
+        if value is None or (isinstance(value, dict) and set(value) == {"secure"}):
+            continue
+        flat[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
 def _mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 

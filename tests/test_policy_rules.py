@@ -112,7 +112,26 @@ def test_every_rule_is_in_the_pack():
         for n in dir(rules)
         if callable(getattr(rules, n)) and "_" in n and not n.startswith("_")
     }
-    assert public - {Res, Stack} == checks
+    helpers = {Res, Stack, rules.committed_config, rules.stack_of_urn}  # the facts, not rules
+    assert public - helpers == checks
+
+
+def test_without_the_engines_environment_the_facts_come_from_the_urn_and_the_committed_file():
+    """Through a Python language host (the official CLI) the pack gets no $PULUMI_STACK or
+    $PULUMI_CONFIG: the stack's name is in every URN, its config in its committed file."""
+    assert (
+        rules.stack_of_urn("urn:pulumi:alpha::socialcoop-infra::cloudflare:index/dnsRecord:DnsRecord::x")
+        == "alpha"
+    )
+    assert rules.stack_of_urn("not-a-urn") == ""
+    for stack in boundary.STACKS:
+        config = rules.committed_config(stack)
+        assert config[f"{rules.PROJECT}:environment"] == stack
+        assert not any("secure" in v for v in config.values() if v.startswith("{"))
+        s = rules.facts(config, stack)
+        assert s.environment == stack and s.problem is None
+    assert rules.committed_config("test") == {}
+    assert rules.facts(rules.committed_config("test"), "test").problem  # an unknown stack still fails
 
 
 def test_facts_come_from_the_stack_name_the_engines_config_and_the_other_committed_file():
