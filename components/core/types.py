@@ -74,7 +74,9 @@ class Model(BaseModel):
     def _private(self, key: str) -> Any:
         """A private attribute (a name given by the parent), read directly: ``self._x``
         goes through pydantic's __getattr__, slow in the record checks' loops."""
-        return self.__pydantic_private__[key]
+        private = self.__pydantic_private__
+        assert private is not None, "only a model with private attributes has them"
+        return private[key]
 
 
 class Named(Model):

@@ -4,7 +4,7 @@ records, components/dns/checks.py checks them with the rest of the zone)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
@@ -93,7 +93,7 @@ class Sender(Named):
         "255 characters (one TXT string)"
     )
     lookups: Annotated[int, whole(0, 10)] = Field(
-        None,  # not set: 0 for ip4:/ip6: (_free), otherwise refused (_costs)
+        0,  # not set: right for ip4:/ip6:, refused for the others (_costs)
         description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
@@ -101,18 +101,10 @@ class Sender(Named):
         None, description="who this is and why they send: one line of at most 200 characters, for reviewers"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _free(cls, data: Any) -> Any:
-        mech = data.get("mechanism") if isinstance(data, dict) else None
-        if isinstance(mech, str) and mech.startswith(LOOKUP_FREE) and data.get("lookups") is None:
-            data = {**data, "lookups": 0}
-        return data
-
     @model_validator(mode="after")
     def _costs(self) -> Sender:
         free = self.mechanism.startswith(LOOKUP_FREE)
-        if self.lookups is None:
+        if not free and "lookups" not in self.model_fields_set:
             raise Refused("this key is required", "lookups")
         if not free and self.lookups < 1:
             raise Refused(

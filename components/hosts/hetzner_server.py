@@ -97,7 +97,7 @@ class HetznerServer(pulumi.ComponentResource):
         firewall = hcloud.Firewall(
             f"{name}-firewall",
             name=host.name,
-            rules=firewall_rules(h, host.ssh_port),
+            rules=[hcloud.FirewallRuleArgs(**r) for r in firewall_rules(h, host.ssh_port)],
             labels=labels,
             opts=opts_for("firewall", stateful=False, adopt_ignore=FIREWALL_CONVERGE),
         )

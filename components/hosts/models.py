@@ -52,8 +52,8 @@ def openssh_key(types: tuple[str, ...]) -> BeforeValidator:
         if not isinstance(v, str):
             raise Refused("expected a string")
         line, problem = values.parse_ssh_key(v, types)
-        if problem:
-            raise Refused(problem)  # a private key shows as its -----BEGIN line only
+        if line is None:
+            raise Refused(problem or "an OpenSSH public key line")  # a private key: its -----BEGIN line only
         return line
 
     kinds = "|".join(t.replace(".", r"\.") for t in types)

@@ -155,16 +155,13 @@ class Bucket(Named):
 
     @model_validator(mode="after")
     def _lifecycle(self) -> Bucket:
-        if (self.backups_prefix is None) != (self.backup_expire_days is None):
-            raise Refused(
-                "give backups_prefix and backup_expire_days together",
-                "backup_expire_days",
-                self.backup_expire_days,
-            )
-        if self.backups_prefix is not None:  # on every bucket: `mastodon` is one line to flip
-            problem = prefix_problem(self.backups_prefix, self.backup_expire_days)
+        prefix, days = self.backups_prefix, self.backup_expire_days
+        if (prefix is None) != (days is None):
+            raise Refused("give backups_prefix and backup_expire_days together", "backup_expire_days", days)
+        if prefix is not None and days is not None:  # on every bucket: `mastodon` is one line to flip
+            problem = prefix_problem(prefix, days)
             if problem:
-                key = "backup_expire_days" if self.backups_prefix == SHARED_PREFIX else "backups_prefix"
+                key = "backup_expire_days" if prefix == SHARED_PREFIX else "backups_prefix"
                 raise Refused(problem, key, getattr(self, key))
         if self.noncurrent_expire_days is not None and not self.versioning:
             raise Refused(
