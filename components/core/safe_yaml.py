@@ -38,7 +38,7 @@ _T = "tag:yaml.org,2002:"
 PLAIN = "tag:socialcoop,2026:plain"  # an untagged plain scalar: resolved by yaml_v3_scalar()
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # a base chosen at run time
     """PyYAML's (libyaml's) parser and composer; plain scalars left for yaml_v3_scalar()."""
 
     def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
