@@ -2,7 +2,7 @@
 #   make plan STACK=alpha   offline plan of a stack (no credentials, no pulumi CLI)
 #   make test               the test suite (installs cloud-init, shellcheck, nftables, curl and Knot DNS if missing)
 #   make test-target        the real-target tests: boots throwaway Debian 12 machines (root)
-#   make lint               ruff lint and format check
+#   make lint               ruff lint and format check, mypy type check
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
 #   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)
 #   make test-engine        the real-engine tests
@@ -59,9 +59,13 @@ test-target: $(VENV)/.installed
 	@sh tools/system-packages.sh target
 	$(VENV)/bin/python -m pytest -m target tests/target --durations=0
 
+# mypy reads [tool.mypy] in pyproject.toml; the program's __main__.py is checked on its own
+# (policy/__main__.py is module `__main__` in the first run).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy __main__.py
 
 lock: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet pip-tools==7.6.2

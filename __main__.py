@@ -4,6 +4,7 @@ Read top to bottom; the resources live in components/. Try it offline with
 `python -m tools.plan alpha`.
 """
 
+import functools
 import gc
 
 import pulumi
@@ -46,10 +47,11 @@ if cfg.decommission is not None:  # prod with protect: false, on purpose (docs/c
 admin_keys = None
 if any(h.kind == "hetzner_cloud" for h in cfg.hosts.values()):
     admin_keys = AdminKeys("admin-keys", AdminKeysArgs(cfg.admins, cfg.environment, protection))
+key_ids = admin_keys.ids if admin_keys is not None else []
 machines: dict[str, HetznerServer | VpsHost] = {}
 for name, h in cfg.hosts.items():
     if h.kind == "hetzner_cloud":
-        server_args = HetznerServerArgs(h, cfg.admins, cfg.environment, protection, admin_keys.ids)
+        server_args = HetznerServerArgs(h, cfg.admins, cfg.environment, protection, key_ids)
         machines[name] = HetznerServer(name, server_args)
     else:
         machines[name] = VpsHost(name, VpsHostArgs(h, cfg.admins, protection, cfg.bootstrap_ssh_key))
@@ -92,7 +94,8 @@ pulumi.export("monthly_cost", costs.monthly_cost(cfg))  # estimate excl. VAT: do
 # storage: the .env.production block (secret: it holds the key) and where dumps go
 if storage_key is not None and media is not None:
     keys = pulumi.Output.all(storage_key.access_key, storage_key.secret_key)
-    env_block = keys.apply(lambda k: mastodon_s3_env(cfg.environment, media, k[0], k[1]))
+    s3_env = functools.partial(mastodon_s3_env, cfg.environment, media)
+    env_block = keys.apply(lambda k: s3_env(k[0], k[1]))
     pulumi.export("mastodon_s3", pulumi.Output.secret(env_block))
 else:
     pulumi.export("mastodon_s3", NO_STORAGE if cfg.storage is None else NO_MEDIA_BUCKET)

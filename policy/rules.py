@@ -226,11 +226,13 @@ def facts(pulumi_config: dict[str, str], stack: str | None = None) -> Stack:
     ports = set()
     for host in _mapping(cfg.get("hosts")).values():
         host = _mapping(host)
-        if _port(host.get("ssh_port", 22)) not in (None, 22):
-            ports.add(("tcp", _port(host["ssh_port"])))
+        ssh_port = _port(host.get("ssh_port", 22))
+        if ssh_port is not None and ssh_port != 22:
+            ports.add(("tcp", ssh_port))
         for p in _mapping(host.get("hetzner_cloud")).get("extra_ports") or []:
-            if _port(_mapping(p).get("port")) is not None:
-                ports.add((p.get("protocol", "tcp"), _port(p["port"])))
+            port = _port(_mapping(p).get("port"))
+            if port is not None:
+                ports.add((p.get("protocol", "tcp"), port))
     unprotected = cfg.get("protect") not in (True, "true")
     reason = cfg.get("decommission")
     return Stack(

@@ -29,7 +29,7 @@ from tools.review import program, stackfile
 def pulumi_mocks():
     """Pulumi's mock monitor with the plan tool's Mocks; fresh root stack per test."""
     mocks = program.make_mocks()
-    settings.set_root_resource(None)
+    settings.ROOT.set(None)  # no root stack: set_mocks registers a fresh one (as settings.reset_options does)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="prod", preview=False)
     return mocks
 

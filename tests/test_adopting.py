@@ -215,4 +215,4 @@ def test_protection_comes_from_the_stack_config(load_config):
     assert Protection.of(load_config("prod")) == Protection(protect=True, adopting=True)
     assert Protection.of(load_config("alpha")) == Protection(protect=False, adopting=False)
     with pytest.raises(AttributeError):
-        Protection(protect=True).protect = False  # frozen: no component can change the policy
+        Protection(protect=True).protect = False  # type: ignore[misc]  # frozen, as the checker says too: no component can change the policy

@@ -105,7 +105,7 @@ def test_a_resource_without_a_decision_is_caught(plan, mutate, names):
 
 
 def test_no_two_resources_import_the_same_object(prod_plan):
-    seen = {}
+    seen: dict[tuple[str, str], str] = {}
     for r in custom(prod_plan):
         if r.options["import"]:
             assert (r.type, r.options["import"]) not in seen, (
@@ -267,7 +267,7 @@ def test_sample_output_loads_through_the_config_loader(sample, load_config):
         993,
         "mail.forwarding.example",
     )
-    assert by_key["apex-txt-zoho-verification"].content.startswith("zoho-verification=")
+    assert by_key["apex-txt-zoho-verification"].own_content.startswith("zoho-verification=")
     assert by_key["apex-txt-spf"].path == "mail.spf[0]"  # the builder's, not a second SPF record
 
 
@@ -437,7 +437,7 @@ def test_missing_duplicated_and_different_records_are_reported_not_guessed(prod_
 
 def test_records_listed_as_new_are_expected_to_be_missing(prod_cfg):
     records = [r for r in saved_records() if r["name"] != "rhizome.social.coop" or r["type"] != "TXT"]
-    listed = {"social-coop-rhizome-txt-spf": {}, "social-coop-pando-txt-spf": {}}
+    listed: dict[str, dict] = {"social-coop-rhizome-txt-spf": {}, "social-coop-pando-txt-spf": {}}
     m = matching.match(prod_cfg, records, with_hypha(prod_cfg), new=listed)
     assert "rhizome-txt-spf" not in m.ids
     assert any(n.startswith("rhizome-txt-spf") and "new, as listed" in n for n in m.notes)

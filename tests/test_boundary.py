@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+from typing import Any
 
 import pulumi
 import pytest
@@ -185,7 +186,7 @@ def test_prod_may_not_declare_a_bucket_alpha_declares(config_error, bucket):
 
 @pytest.mark.parametrize("host", ALPHA["hosts"])
 def test_prod_may_not_name_a_host_as_alpha_does(config_error, host):
-    machine = {"kind": "vps", "roles": ["mastodon"], "fqdn": f"{host}-host.social.coop"}
+    machine: dict[str, Any] = {"kind": "vps", "roles": ["mastodon"], "fqdn": f"{host}-host.social.coop"}
     machine["vps"] = {"provider": "example", "ipv4": "192.0.2.55"}
     refused(config_error, "prod", lambda c: c[key("hosts")].update({host: machine}), f"hosts.{host}")
 

@@ -212,7 +212,7 @@ def test_scalar_strings_as_pulumi_passes_them():
     raw["decommission"] = "test: protection off on purpose"
     raw["migration"] = {"ttl": "300", "records": ["@ A"]}
     cfg = parse(raw, "Pulumi.prod.yaml")
-    assert cfg.protect is False and cfg.migration.ttl == 300
+    assert cfg.protect is False and cfg.migration is not None and cfg.migration.ttl == 300
 
 
 @pytest.fixture
@@ -310,7 +310,9 @@ def test_docs_examples_load(tmp_path):
 
 
 def test_docs_error_example_is_real(config_error):
-    shown = re.search(r"^error: Pulumi\.prod\.yaml: (.*)$", DOCS.read_text(), re.M)[1]
+    example = re.search(r"^error: Pulumi\.prod\.yaml: (.*)$", DOCS.read_text(), re.M)
+    assert example is not None, "docs/config.md shows no error line"
+    shown = example[1]
     err = config_error("prod", setter("hosts", "hypha", "hetzner_cloud", "server_typ", value="cx22"))
     assert str(err) == f"{err.source}: {shown}"
 

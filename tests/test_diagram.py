@@ -22,7 +22,9 @@ def parse(text: str):
     lines = text.rstrip("\n").split("\n")
     assert lines[0] == "flowchart LR"
     labels: dict[str, str] = {}
-    edges, classes, depth = [], [], 0
+    edges: list[tuple[str, str, str, str]] = []
+    classes: list[str] = []
+    depth = 0
     for line in lines[1:]:
         if m := NODE.match(line):
             assert m[1] not in labels, f"node declared twice: {m[1]}"

@@ -50,6 +50,7 @@ class _Handler(JsonHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         self.server.requests.append({"method": self.command, "path": url.path, "query": query, "body": body})
+        body = body or {}  # below, a request without a body reads as an empty one
         if self.headers.get("PRIVATE-TOKEN") != TOKEN:
             return self.reply(401, {"message": "401 Unauthorized"})
         if self.command == "GET" and url.path == "/api/v4/user":

@@ -100,19 +100,19 @@ def mutate_doc(rng: random.Random, doc: dict) -> None:
 
 def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     """A few byte-level accidents: a cut, a flipped byte, pasted junk."""
-    data = bytearray(data)
+    buf = bytearray(data)
     for _ in range(rng.randint(1, 3)):
-        i = rng.randrange(len(data))
+        i = rng.randrange(len(buf))
         op = rng.choice(("cut", "flip", "insert"))
         if op == "cut":
-            del data[i : i + rng.randint(1, 40)]
+            del buf[i : i + rng.randint(1, 40)]
         elif op == "flip":
-            data[i] = rng.randrange(256)
+            buf[i] = rng.randrange(256)
         else:
-            data[i:i] = rng.choice(
+            buf[i:i] = rng.choice(
                 [b"\t", b"\xff", b"&a ", b"*a", b": ", b"- ", b"{", b"]", b"!!binary ", b"<<: "]
             )
-    return bytes(data)
+    return bytes(buf)
 
 
 # --------------------------------------------------------------------------- families with an oracle
@@ -146,7 +146,9 @@ def mutate_oracle(rng: random.Random, family: str, doc: dict) -> tuple[bytes, tu
     """One edit of ``family`` at a random value: the file's bytes, the value's path and, for
     ``spelling``, the spelling written there."""
     config = doc["config"]
-    kinds = {"control": str, "spelling": (str, int, bool), "huge": (str, int, bool)}.get(family, object)
+    scalars = (str, int, bool)
+    of_family: dict[str, type | tuple[type, ...]] = {"control": str, "spelling": scalars, "huge": scalars}
+    kinds = of_family.get(family, object)
     path = rng.choice([p for p in project_paths(config) if isinstance(at(config, p), kinds)])
     old, parent, spelling = at(config, path), at(config, path[:-1]), None
     if family == "control":
@@ -199,12 +201,11 @@ def run_case(tmp_path, stack: str, data: bytes) -> tuple[str | None, str | None,
         sf = stackfile.read_stack(stack, str(path))
     except ConfigError as e:
         return str(e), str(e), None
+    plan: str | None = None
     try:
         sf.config()
     except ConfigError as e:
         plan = str(e)
-    else:
-        plan = None
     engine = {
         k.removeprefix(f"{PROJECT}:"): decode(v)
         for k, v in sf.pulumi_config().items()
@@ -246,7 +247,7 @@ def test_mutated_stack_files_end_cleanly(tmp_path, stack):
         if family not in ("structure", "bytes"):
             where = f"case {case}: {family} at {'.'.join(map(str, path))} ({spelling!r:.40})"
             check_verdict(where, family, path, spelling, plan, engine, values)
-        for message in {plan, engine} - {None}:
+        for message in {m for m in (plan, engine) if m is not None}:
             assert "\n" not in message and "\r" not in message, f"case {case}: {message!r}"
             assert not any(leak in message for leak in LEAKS), f"case {case} shows a secret: {message}"
             # our words, never the validation library's (config.WORDS maps each of its checks)

@@ -356,7 +356,7 @@ def secrets_table(text: str | None = None) -> dict:
         if line.startswith("|")
     ]
     header, _, *body = rows
-    scopes = [re.fullmatch(r"`([^`]+)`", cell).group(1) for cell in header[1:]]
+    scopes = [m.group(1) for cell in header[1:] if (m := re.fullmatch(r"`([^`]+)`", cell))]
     by_label = {row[0]: dict(zip(scopes, row[1:], strict=True)) for row in body}
 
     def yes_no(label: str) -> dict[str, bool]:
@@ -517,17 +517,14 @@ def test_every_image_is_pinned_by_digest_or_by_the_placeholder_that_fails_closed
 
 
 def checksum_lines() -> list[tuple[str, str]]:
-    return [
-        tuple(line.split("  ", 1))
-        for line in CHECKSUMS.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    lines = [line for line in CHECKSUMS.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [(digest, tarball) for digest, tarball in (line.split("  ", 1) for line in lines)]
 
 
 def test_pulumi_cli_matches_the_python_sdk_and_has_its_checksum_line():
     locked = re.search(r"^pulumi==([^\s\\]+)", (REPO_ROOT / "requirements.lock").read_text(), re.MULTILINE)
     version = ci()["variables"]["PULUMI_VERSION"]
-    assert version == locked.group(1)
+    assert locked is not None and version == locked.group(1)
     [(digest, tarball)] = checksum_lines()
     assert tarball == f"pulumi-v{version}-linux-x64.tar.gz"
     assert digest == PLACEHOLDER_SHA256 or re.fullmatch(r"[0-9a-f]{64}", digest)
@@ -693,8 +690,8 @@ def policy_gaps(doc: dict) -> list[str]:
                 if "--policy-pack policy" not in line:
                     gaps.append(f"{name}: {line}")
             elif found:
-                stack = re.search(r"--stack (\S+)", line)
-                stack = stack.group(1) if stack else "?"
+                given = re.search(r"--stack (\S+)", line)
+                stack = given.group(1) if given else "?"
                 previewed = any(
                     re.search(r"\bpulumi preview\b", b)
                     and "--policy-pack policy" in b

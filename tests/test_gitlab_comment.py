@@ -59,6 +59,7 @@ class _Handler(JsonHandler):
                 "body": body,
             }
         )
+        body = body or {}  # below, a request without a body reads as an empty one
         if self.server.redirect_to:
             self.send_response(302)
             self.send_header("Location", self.server.redirect_to + self.path.removeprefix("/api/v4"))
@@ -113,8 +114,15 @@ def ci_env(server: FakeGitLab, **overrides) -> dict[str, str]:
     return {k: v for k, v in env.items() if v is not None}
 
 
-def run(tmp_path, server, text: str, stack: str = "prod", exit_code: int = 0, **env) -> int:
-    env.setdefault("SOCIALCOOP_ALLOW_HTTP_LOOPBACK", "1")  # the fake speaks plain HTTP on 127.0.0.1
+def run(
+    tmp_path,
+    server,
+    text: str,
+    stack: str = "prod",
+    exit_code: int = 0,
+    env: dict[str, str | None] | None = None,
+) -> int:
+    env = {"SOCIALCOOP_ALLOW_HTTP_LOOPBACK": "1", **(env or {})}  # the fake speaks plain HTTP on 127.0.0.1
     preview = tmp_path / f"preview-{stack}.txt"
     preview.write_text(text)
     argv = ["--stack", stack, "--file", str(preview), "--exit-code", str(exit_code)]
@@ -210,7 +218,7 @@ def test_a_note_someone_else_wrote_with_the_marker_is_left_alone(gitlab, tmp_pat
 def test_only_https_unless_a_test_opts_in_for_this_machine(gitlab, tmp_path, capsys, url, opt_in):
     port = gitlab.server_address[1]
     env = {"CI_API_V4_URL": url.format(port=port), "SOCIALCOOP_ALLOW_HTTP_LOOPBACK": opt_in}
-    assert run(tmp_path, gitlab, "preview", **env) == 2
+    assert run(tmp_path, gitlab, "preview", env=env) == 2
     assert "must be https://" in capsys.readouterr().err
     assert gitlab.requests == []
 
@@ -245,7 +253,7 @@ def test_api_error_fails_with_status_and_message_and_never_the_token(gitlab, tmp
 
 def test_wrong_token_is_reported_without_printing_it(gitlab, tmp_path, capsys):
     wrong = "glpat-WRONG-fake-token-9876543210"
-    assert run(tmp_path, gitlab, "preview", GITLAB_NOTE_TOKEN=wrong) == 1
+    assert run(tmp_path, gitlab, "preview", env={"GITLAB_NOTE_TOKEN": wrong}) == 1
     out, err = capsys.readouterr()
     assert "HTTP 401" in err and "Unauthorized" in err
     assert wrong not in out + err
@@ -271,7 +279,7 @@ def test_unreachable_api_is_a_clear_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("missing", ["CI_MERGE_REQUEST_IID", "CI_API_V4_URL", "GITLAB_NOTE_TOKEN"])
 def test_missing_environment_is_named_and_nothing_is_sent(gitlab, tmp_path, capsys, missing):
-    assert run(tmp_path, gitlab, "preview", **{missing: None}) == 2
+    assert run(tmp_path, gitlab, "preview", env={missing: None}) == 2
     err = capsys.readouterr().err
     assert missing in err
     assert gitlab.requests == []

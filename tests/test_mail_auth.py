@@ -194,8 +194,8 @@ def test_every_spf_and_dmarc_of_the_stacks_passes_checkdmarc(load_config, stack)
     cfg = load_config(stack)
     senders = cfg.mail.senders.values() if cfg.mail else []
     resolver = StubResolver({**sender_zone(senders), **REPORTS})
-    spf = [r for r in resolve(cfg) if r.type == "TXT" and r.content.startswith("v=spf1")]
-    dmarc = [r for r in resolve(cfg) if r.type == "TXT" and r.content.startswith("v=DMARC1")]
+    spf = [r for r in resolve(cfg) if r.type == "TXT" and r.own_content.startswith("v=spf1")]
+    dmarc = [r for r in resolve(cfg) if r.type == "TXT" and r.own_content.startswith("v=DMARC1")]
     assert spf and dmarc
     expected_lookups = {
         s.name: sum(mail_auth.lookups(cfg.mail.senders[n]) for n in s.senders) for s in cfg.mail.spf

@@ -286,7 +286,7 @@ def test_bootstrap_connection_pins_host_key_and_keeps_key_secret(pulumi_mocks, l
     props: dict[str, dict] = {}
 
     def capture(args: pulumi.ResourceTransformationArgs):
-        props[args.name] = args.props
+        props[args.name] = dict(args.props)
         return None
 
     pulumi.runtime.register_stack_transformation(capture)

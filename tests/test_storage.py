@@ -193,7 +193,7 @@ def test_key_grants_readwrite_on_given_buckets_and_hides_secret(pulumi_mocks, ca
         ]
         assert captured_options["storage-key"].protect
 
-    return pulumi.Output.all(k.access_key, pulumi.Output.from_input(k.secret_key.is_secret())).apply(check)
+    return pulumi.Output.all(k.access_key, k.secret_key.is_secret()).apply(check)
 
 
 def test_key_without_buckets_is_refused(pulumi_mocks):

@@ -9,6 +9,7 @@ import pytest
 
 from components.dns.records import resolve
 from tests.conftest import key
+from tools.check.resolver import Rdata
 from tools.review import zonefile
 
 HYPHA = "hypha=203.0.113.30,2001:db8:30::2"
@@ -31,6 +32,8 @@ ORIGIN = dns.name.from_text("social.coop.")
 def records_of(zone: dns.zone.Zone) -> set[tuple]:
     """(name, type, ttl, data) for every record, data compared field by field."""
     out = set()
+    rd: Rdata  # its fields are its type's
+    data: object
     for name, ttl, rd in zone.iterate_rdatas():
         rtype = dns.rdatatype.to_text(rd.rdtype)
         if rtype == "TXT":
@@ -53,9 +56,11 @@ def records_of(zone: dns.zone.Zone) -> set[tuple]:
 def expected(cfg, addresses) -> set[tuple]:
     """The same records computed from resolve(): what the file must hold."""
     out = set()
+    data: object
     for r in resolve(cfg):
-        content = r.content
-        if r.host is not None:
+        if r.host is None:
+            content = r.own_content
+        else:
             content = addresses[r.host][r.type] if r.type != "CNAME" else cfg.hosts[r.host].fqdn
         if r.type == "CNAME":
             data = content + "."

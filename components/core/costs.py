@@ -146,7 +146,7 @@ def estimate(cfg: StackConfig, prices: dict[str, Any], spaces_stored_gib: float 
         notes.append("Hetzner traffic above the amount included with each server, billed per TB.")
     totals: dict[str, float] = {}
     for line in lines:
-        if line.amount is not None:
+        if line.amount is not None and line.currency is not None:
             totals[line.currency] = round(totals.get(line.currency, 0.0) + line.amount, 4)
     checked = {k: str(v["checked"]) for k, v in prices.items() if isinstance(v, dict) and "checked" in v}
     return CostReport(cfg.environment, cfg.source, tuple(lines), totals, checked, tuple(notes))

@@ -39,14 +39,15 @@ class Protection:
 
 def child_opts(
     policy: Protection,
-    parent: pulumi.Resource,
+    parent: pulumi.Resource | None,
     *,
     stateful: bool,
     import_id: str | None = None,
     adopt_ignore: Sequence[str] = (),
     **extra,
 ) -> pulumi.ResourceOptions:
-    """Options for a component's child: parent, protection, adoption.
+    """Options for a component's child (``parent``: the component; None in the unit tests of
+    these options): parent, protection, adoption.
 
     ``adopt_ignore``: the resource's convergeable properties (Pulumi names, camelCase),
     added to any ``ignore_changes`` only while adopting and only when it is imported.

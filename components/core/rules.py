@@ -61,7 +61,7 @@ def _hosts_distinct(cfg: StackConfig, fail) -> None:
     """
     seen: dict[tuple[str, str], str] = {}
     for name, h in cfg.hosts.items():
-        pairs = [("fqdn", h.fqdn)]
+        pairs: list[tuple[str, str | None]] = [("fqdn", h.fqdn)]
         if h.vps is not None:
             pairs += [("vps.ipv4", h.vps.ipv4), ("vps.ipv6", h.vps.ipv6)]
         for what, value in pairs:
@@ -135,7 +135,9 @@ def _boundary(cfg: StackConfig, fail) -> None:
         if problem:
             raise fail(f"hosts.{name}", name, problem)
         vps = h.vps_  # the kind not in use too: it is one line away
-        for what in ("ipv4", "ipv6", "ssh_host_key") if vps is not None else ():
+        if vps is None:
+            continue
+        for what in ("ipv4", "ipv6", "ssh_host_key"):
             value = getattr(vps, what)
             problem = boundary.machine_problem(stack, value, theirs) if value else None
             if vps.bootstrap and value and not problem:

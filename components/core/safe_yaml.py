@@ -38,7 +38,7 @@ _T = "tag:yaml.org,2002:"
 PLAIN = "tag:socialcoop,2026:plain"  # an untagged plain scalar: resolved by yaml_v3_scalar()
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # a base chosen at run time
     """PyYAML's (libyaml's) parser and composer; plain scalars left for yaml_v3_scalar()."""
 
     def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
@@ -95,9 +95,9 @@ def yaml_v3_scalar(text: str) -> Any:
         if -(2**63) <= value < 2**63 or (not sign and value < 2**64):  # ParseInt, then ParseUint
             return value
     if V3_FLOAT.fullmatch(plain):
-        value = float(plain)
-        if math.isfinite(value):  # Go's ParseFloat fails out of range: yaml.v3 keeps the text
-            return value
+        number = float(plain)
+        if math.isfinite(number):  # Go's ParseFloat fails out of range: yaml.v3 keeps the text
+            return number
     return text
 
 
@@ -131,8 +131,9 @@ def load(data: bytes, label: str) -> Any:
         raise ConfigError(label, "", None, f"not valid YAML{where}: {problem}") from None
 
 
-def _fail(label: str, node: yaml.Node | None, message: str) -> ConfigError:
-    where = f"line {node.start_mark.line + 1}: " if node is not None else ""
+def _fail(label: str, node: yaml.Node | yaml.Event | None, message: str) -> ConfigError:
+    mark = node.start_mark if node is not None else None
+    where = f"line {mark.line + 1}: " if mark is not None else ""
     return ConfigError(label, "", None, where + message)
 
 
@@ -189,7 +190,7 @@ class _Builder:
         if node.tag != f"{_T}{kind}":
             raise _fail(self.label, node, f"YAML tag {node.tag} is not allowed; remove it")
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
+    def _scalar(self, node: yaml.Node) -> Any:
         if node.tag == PLAIN:
             try:
                 return yaml_v3_scalar(node.value)

@@ -19,15 +19,14 @@ from components.core import boundary
 from components.core.errors import PROJECT, REPO_ROOT, Secret
 from components.core.types import (
     Bool,
-    Choice,
-    HostName,
-    Items,
-    Label,
     Model,
     Refused,
     Secure,
-    Text,
     canonical_name,
+    choice,
+    host_name,
+    label,
+    text,
 )
 from components.dns.mail_models import Mail
 from components.dns.models import Dns, Migration
@@ -70,18 +69,18 @@ def _secret(v: Any) -> Secret:
 SecretText = Annotated[Secret, PlainValidator(_secret, json_schema_input_type=Secure)]
 
 
-HostKey = Label("not a valid host name")
+HostKey = Annotated[str, label("not a valid host name")]
 
 
 class StackConfig(Model):
     """The ``socialcoop-infra:`` keys of a stack file. Pulumi.yaml's `config:` block is written
     from these fields (``python -m tools.schema --write``): type, default, description."""
 
-    environment: Choice(("prod", "alpha")) = Field(
+    environment: Annotated[str, choice(("prod", "alpha"))] = Field(
         description="`prod` or `alpha`, the stack's name. prod adopts what exists and protects it; alpha "
         "is disposable. What each owns is fixed in `components/core/boundary.py`, not in a stack file"
     )
-    instance_domain: HostName("a domain name like alpha.social.coop") = Field(
+    instance_domain: Annotated[str, host_name("a domain name like alpha.social.coop")] = Field(
         "",  # not set: from environment and domain (_defaults)
         description="the Mastodon instance's domain (`LOCAL_DOMAIN`); alpha's must be at or under "
         f"`{boundary.ALPHA_DOMAIN}`, prod's must not",
@@ -99,7 +98,7 @@ class StackConfig(Model):
         "settings (`ignore_changes`), so the first `pulumi up` only imports; set `false` afterwards and "
         "review the in-place updates",
     )
-    admins: Items(Admin) = Field(
+    admins: tuple[Admin, ...] = Field(
         (), description="the TWG admins who get SSH access; at least one when there are hosts"
     )
     hosts: dict[HostKey, Host] = Field({}, description="the machines, by short name (`hosts.<name>`)")
@@ -121,7 +120,7 @@ class StackConfig(Model):
         "`pulumi config set --secret bootstrap_ssh_key < key-file`",
         json_schema_extra={"x-default": "none; required when a host has `vps.bootstrap: true`"},
     )
-    decommission: Text(200) | None = Field(
+    decommission: Annotated[str, text(200)] | None = Field(
         None,
         description="prod only, the explicit escape for a real decommission: one line (10 to 200 characters) "
         "saying why, which "

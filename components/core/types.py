@@ -2,9 +2,14 @@
 and the value types with our wording (Pulumi's scalars included: `pulumi config set`
 writes `"true"` and `"300"` as text).
 
-A type here is ``Annotated[<python type>, BeforeValidator(check, json_schema_input_type=...)]``:
-``check`` refuses a bad value with the "allowed" part of the one-line error, and the input
-type is what the JSON Schema (schema/stack.schema.json) says about the value.
+A value type is ``Annotated[<python type>, <rule>]``, e.g. ``Annotated[int, whole(1, 65535)]``:
+the python type is what the program (and the type checker) sees once validated; the rule, made
+by one of the functions below, is a pydantic ``BeforeValidator`` whose check refuses a bad value
+with the "allowed" part of the one-line error, and whose input type is what the JSON Schema
+(schema/stack.schema.json) says about the value. A type used in several places gets a name
+(``Bool``, ``UserName``, ``RelativeName``, a model's ``Ttl``). A list in the file is a tuple in
+the model (frozen, hashable): ``tuple[X, ...]``, pydantic's own check says "expected a list"
+(config.WORDS).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Self
 
 import yaml
@@ -69,7 +74,9 @@ class Model(BaseModel):
     def _private(self, key: str) -> Any:
         """A private attribute (a name given by the parent), read directly: ``self._x``
         goes through pydantic's __getattr__, slow in the record checks' loops."""
-        return self.__pydantic_private__[key]
+        private = self.__pydantic_private__
+        assert private is not None, "only a model with private attributes has them"
+        return private[key]
 
 
 class Named(Model):
@@ -87,10 +94,6 @@ class Named(Model):
         return self
 
 
-def checked(python_type: Any, check: Callable[[Any], Any], schema_type: Any) -> Any:
-    return Annotated[python_type, BeforeValidator(check, json_schema_input_type=schema_type)]
-
-
 # --------------------------------------------------------------------------- scalars
 
 
@@ -105,17 +108,14 @@ def _string(allowed: str | None, max_length: int | None = None) -> Callable[[Any
     return check
 
 
-Str = checked(str, _string(None), str)  # unbounded: a field of free text wants Text(max_chars)
-
-
-def Pattern(
-    regex: re.Pattern,
+def pattern(
+    regex: re.Pattern[str],
     allowed: str | None = None,
     schema: str | None = None,
-    problem=None,
-    then=None,
+    problem: Callable[[str], str | None] | None = None,
+    then: Callable[[str], str] | None = None,
     max_length: int | None = None,
-) -> Any:
+) -> BeforeValidator:
     """Text of at most ``max_length`` characters that fully matches ``regex`` and passes
     ``problem`` (a values.*_problem function); ``then`` normalises it."""
     as_string = _string(allowed, max_length)
@@ -129,10 +129,11 @@ def Pattern(
         return then(v) if then else v
 
     constraints = StringConstraints(pattern=schema or regex.pattern, max_length=max_length)
-    return checked(str, check, Annotated[str, constraints])
+    return BeforeValidator(check, json_schema_input_type=Annotated[str, constraints])
 
 
-def Choice(options: tuple[str, ...] | list[str]) -> Any:
+def choice(options: Sequence[str]) -> BeforeValidator:
+    """One of ``options`` (text)."""
     options = tuple(options)
 
     def check(v: Any) -> str:
@@ -142,10 +143,15 @@ def Choice(options: tuple[str, ...] | list[str]) -> Any:
             raise Refused(f"allowed: {', '.join(options)}")
         return v
 
-    return checked(str, check, Literal[options])
+    return BeforeValidator(check, json_schema_input_type=Literal[options])
 
 
-def Whole(lo: int | None = None, hi: int | None = None, allowed: str | None = None, ok=None) -> Any:
+def whole(
+    lo: int | None = None,
+    hi: int | None = None,
+    allowed: str | None = None,
+    ok: Callable[[int], bool] | None = None,
+) -> BeforeValidator:
     """A whole number (or its digits as text), from ``lo`` to ``hi``, passing ``ok``."""
 
     def check(v: Any) -> int:
@@ -159,7 +165,7 @@ def Whole(lo: int | None = None, hi: int | None = None, allowed: str | None = No
 
     number = Annotated[int, Field(ge=lo, le=hi)]
     digits = StringConstraints(pattern=r"^-?\d{1,18}$", max_length=19)
-    return checked(int, check, number | Annotated[str, digits])
+    return BeforeValidator(check, json_schema_input_type=number | Annotated[str, digits])
 
 
 def _bool(v: Any) -> bool:
@@ -170,10 +176,10 @@ def _bool(v: Any) -> bool:
     return v
 
 
-Bool = checked(bool, _bool, bool | Literal["true", "false"])
+Bool = Annotated[bool, BeforeValidator(_bool, json_schema_input_type=bool | Literal["true", "false"])]
 
 
-def Amount(hi: float, allowed: str) -> Any:
+def amount(hi: float, allowed: str) -> BeforeValidator:
     """A finite number from 0 to ``hi`` (``allowed`` says why that bound)."""
 
     def check(v: Any) -> float:
@@ -185,20 +191,23 @@ def Amount(hi: float, allowed: str) -> Any:
             raise Refused(allowed)
         return float(v)
 
-    return checked(float, check, Annotated[float, Field(ge=0, le=hi)])
+    return BeforeValidator(check, json_schema_input_type=Annotated[float, Field(ge=0, le=hi)])
 
 
-def Address(version: int) -> Any:
+def address(version: int) -> BeforeValidator:
+    """An IP address of that version, kept in its canonical text."""
+
     def check(v: Any) -> str:
         problem = values.address_problem(v, version)
         if problem:
             raise Refused(problem)
         return str(ipaddress.ip_address(v))
 
-    return checked(str, check, Annotated[str, StringConstraints(max_length=45)])  # the longest IPv6 text
+    longest = StringConstraints(max_length=45)  # the longest IPv6 text
+    return BeforeValidator(check, json_schema_input_type=Annotated[str, longest])
 
 
-def Text(max_chars: int, allowed: str | None = None, max_bytes: int | None = None) -> Any:
+def text(max_chars: int, allowed: str | None = None, max_bytes: int | None = None) -> BeforeValidator:
     """One line of printable text, not empty (leave the key out instead), of at most
     ``max_chars`` characters (and ``max_bytes`` bytes of UTF-8): the bound its consumer has."""
     as_string = _string(allowed)
@@ -212,18 +221,8 @@ def Text(max_chars: int, allowed: str | None = None, max_bytes: int | None = Non
         return v
 
     schema = r"^[^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]+$"
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=max_chars)])
-
-
-def Items(item: Any, what: str = "") -> Any:
-    """A list in the file, a tuple in the model (frozen, hashable)."""
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, (list, tuple)):
-            raise Refused(f"expected a list{what}")
-        return v
-
-    return checked(tuple[item, ...], check, list[item])
+    constraints = StringConstraints(pattern=schema, max_length=max_chars)
+    return BeforeValidator(check, json_schema_input_type=Annotated[str, constraints])
 
 
 # --------------------------------------------------------------------------- names
@@ -244,29 +243,13 @@ def canonical_name(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def HostName(allowed: str) -> Any:
-    """A full domain name (the zone, the instance, a host, an alias), kept in its canonical
-    form: `rhizome.social.coop.` and `rhizome.social.coop` are one name."""
-    return Passing(fqdn_ok, allowed, FQDN_SCHEMA, max_length=254, then=canonical_name)
-
-
-def Label(allowed: str = "a lowercase name (a-z, 0-9, -)") -> Any:
-    """A DNS label: host, sender, provider and subdomain names."""
-    return Pattern(HOSTNAME_LABEL, allowed, max_length=63)
-
-
-# A user name Debian's useradd and adduser take: a lowercase letter first, at most 32 characters.
-USER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$", re.ASCII)
-
-
-def UserName(allowed: str = "a user name: a lowercase letter, then a-z, 0-9, -") -> Any:
-    """An account on a host: an admin, the bootstrap's or Ansible's user."""
-    return Pattern(USER_NAME, allowed, max_length=32)
-
-
-def Passing(
-    rule: Callable[[str], bool], allowed: str, schema: str, max_length: int | None = None, then=None
-) -> Any:
+def passing(
+    rule: Callable[[str], bool],
+    allowed: str,
+    schema: str,
+    max_length: int | None = None,
+    then: Callable[[str], str] | None = None,
+) -> BeforeValidator:
     """Text of at most ``max_length`` characters that passes ``rule`` (host names; the names
     of entries in a mapping of named entries: records, buckets); ``schema`` is the rule as a
     JSON Schema pattern; ``then`` normalises it."""
@@ -276,7 +259,27 @@ def Passing(
             raise Refused(allowed)
         return then(v) if then else v
 
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=max_length)])
+    constraints = StringConstraints(pattern=schema, max_length=max_length)
+    return BeforeValidator(check, json_schema_input_type=Annotated[str, constraints])
+
+
+def host_name(allowed: str) -> BeforeValidator:
+    """A full domain name (the zone, the instance, a host, an alias), kept in its canonical
+    form: `rhizome.social.coop.` and `rhizome.social.coop` are one name."""
+    return passing(fqdn_ok, allowed, FQDN_SCHEMA, max_length=254, then=canonical_name)
+
+
+def label(allowed: str = "a lowercase name (a-z, 0-9, -)") -> BeforeValidator:
+    """A DNS label: host, sender, provider and subdomain names."""
+    return pattern(HOSTNAME_LABEL, allowed, max_length=63)
+
+
+# A user name Debian's useradd and adduser take: a lowercase letter first, at most 32 characters.
+USER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$", re.ASCII)
+# An account on a host: an admin, the bootstrap's or Ansible's user.
+UserName = Annotated[
+    str, pattern(USER_NAME, "a user name: a lowercase letter, then a-z, 0-9, -", max_length=32)
+]
 
 
 def relative_name_ok(name: str) -> bool:
@@ -286,13 +289,15 @@ def relative_name_ok(name: str) -> bool:
 
 RELATIVE_SCHEMA = r"^(@|(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.(\*|_?[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?))*)$"
 MAX_NAME = 253  # a domain name's text (RFC 1035 §2.3.4)
-RelativeName = Passing(
-    relative_name_ok,
-    "a name relative to the zone, '@' for the apex",
-    RELATIVE_SCHEMA,
-    max_length=MAX_NAME,
-    then=str.lower,  # DNS names are not case-sensitive: one form for every comparison
-)
+
+
+def relative_name(allowed: str = "a name relative to the zone, '@' for the apex") -> BeforeValidator:
+    """A DNS name relative to the zone, kept in lower case: DNS names are not case-sensitive,
+    so one form serves every comparison."""
+    return passing(relative_name_ok, allowed, RELATIVE_SCHEMA, max_length=MAX_NAME, then=str.lower)
+
+
+RelativeName = Annotated[str, relative_name()]
 
 
 class Secure(Model):

@@ -43,9 +43,9 @@ def address_problem(value: Any, version: int) -> str | None:
         addr = None
     if addr is None or addr.version != version:
         return f"expected an IPv{version} address, e.g. {EXAMPLE[version]}"
-    if version == 6 and addr.scope_id is not None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id is not None:
         return "a public IPv6 address has no scope ID (%...)"
-    if version == 6 and addr.ipv4_mapped is not None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return "an IPv4-mapped IPv6 address; give the IPv4 address as IPv4 (A record, ipv4)"
     if any(addr in net for net in DOCUMENTATION):
         return None
@@ -152,8 +152,9 @@ def parse_ssh_key(line: str, types: tuple[str, ...]) -> tuple[str | None, str | 
     parsed parts, single spaces, so what the renderers write is what was parsed."""
     if looks_private(line):
         return None, PRIVATE_KEY_PASTED
-    if text_problem(line):
-        return None, "exactly one OpenSSH public key line: " + text_problem(line)
+    problem = text_problem(line)
+    if problem:
+        return None, "exactly one OpenSSH public key line: " + problem
     m = _KEY_LINE.fullmatch(line)
     if m is None or m.group(1) not in types:
         return (

@@ -95,7 +95,6 @@ def _check_fields(r: Record, fail) -> None:
 
 
 def _check_value(cfg: StackConfig, r: Record, fail) -> None:
-    path, v = f"{r.path}.value", r.value
     if r.host is not None:
         host = cfg.hosts[r.host]
         if r.type == "AAAA" and host.vps is not None and host.vps.ipv6 is None:
@@ -103,6 +102,8 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
                 f"{r.path}.host", r.host, f"host {r.host} has no IPv6 address (hosts.{r.host}.vps.ipv6)"
             )
         return
+    path, v = f"{r.path}.value", r.value
+    assert v is not None, "a record has a value or a host (Record._one_source)"
     if r.type in ADDRESS_TYPES:
         version = 4 if r.type == "A" else 6
         problem = values.address_problem(v, version)
@@ -135,10 +136,9 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
 def _check_generated_txt(records: list[ResolvedRecord], fail) -> None:
     """SPF, DMARC, DKIM... text built from the mail section fits Cloudflare's TXT limit too."""
     for r in records:
-        if r.type == "TXT" and len(r.content.encode()) > MAX_TXT:
-            raise fail(
-                r.path, r.content, f"makes a TXT record of {len(r.content.encode())} bytes; at most {MAX_TXT}"
-            )
+        if r.type == "TXT" and len(r.own_content.encode()) > MAX_TXT:
+            size = len(r.own_content.encode())
+            raise fail(r.path, r.content, f"makes a TXT record of {size} bytes; at most {MAX_TXT}")
 
 
 def _check_ownership(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:
@@ -200,10 +200,10 @@ def _mail_names(cfg: StackConfig, records: list[ResolvedRecord]) -> set[str]:
     for r in records:
         if r.type == "MX":
             names.add(r.name)
-            target = relative(r.content, cfg.domain)
+            target = relative(r.own_content, cfg.domain)
             if target is not None:
                 names.add(target)
-        if r.type == "TXT" and r.content.startswith(("v=spf1", "v=DMARC1", "v=DKIM1")):
+        if r.type == "TXT" and r.own_content.startswith(("v=spf1", "v=DMARC1", "v=DKIM1")):
             names.add(r.name)
     if cfg.mail is not None:
         names |= {d.name for d in cfg.mail.dkim} | {d.name for d in cfg.mail.dmarc}
@@ -230,7 +230,7 @@ def _check_mail(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:
     for prefix, what in (("v=spf1", "an SPF (RFC 7208 §4.5)"), ("v=DMARC1", "a DMARC (RFC 7489 §6.6.3)")):
         first: dict[str, ResolvedRecord] = {}
         for r in records:
-            if r.type == "TXT" and r.content.startswith(prefix):
+            if r.type == "TXT" and r.own_content.startswith(prefix):
                 if r.name in first:
                     raise fail(
                         r.path,

@@ -4,24 +4,23 @@ records, components/dns/checks.py checks them with the rest of the zone)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from components.core import values
 from components.core.types import (
     Bool,
-    Choice,
-    Items,
-    Label,
     Model,
     Named,
-    Pattern,
     Refused,
     RelativeName,
-    Text,
-    Whole,
     canonical_name,
+    choice,
+    label,
+    pattern,
+    text,
+    whole,
 )
 
 SPF_ALL = ("-all", "~all")
@@ -69,46 +68,43 @@ def _uri_problem(uri: str) -> str | None:
 
 
 MAX_URI = 255  # a report address: mailto: and an address of at most 254 (RFC 5321), or a short https URL
-Uris = Items(Pattern(URI, URI_RULE, problem=_uri_problem, max_length=MAX_URI))
-DmarcUris = Items(
-    Pattern(
+Uri = Annotated[str, pattern(URI, URI_RULE, problem=_uri_problem, max_length=MAX_URI)]
+DmarcUri = Annotated[
+    str,
+    pattern(
         DMARC_URI, URI_RULE + "; a size limit may follow, e.g. !10m", problem=_uri_problem, max_length=MAX_URI
-    )
-)
-Policy = Choice(DMARC_POLICIES)
+    ),
+]
+Policy = Annotated[str, choice(DMARC_POLICIES)]
+Alignment = Annotated[str, choice(("r", "s"))]
 
 
 class Sender(Named):
-    mechanism: Pattern(
-        MECHANISM,
-        "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:",
-        problem=_mechanism_problem,
-        max_length=255,
-    ) = Field(
+    mechanism: Annotated[
+        str,
+        pattern(
+            MECHANISM,
+            "an SPF mechanism: include:, a, mx, exists:, ip4:, ip6:",
+            problem=_mechanism_problem,
+            max_length=255,
+        ),
+    ] = Field(
         description="one SPF mechanism: `include:…`, `a`, `mx`, `exists:…`, `ip4:…`, `ip6:…`, `ptr`; at most "
         "255 characters (one TXT string)"
     )
-    lookups: Whole(0, 10) = Field(
-        None,  # not set: 0 for ip4:/ip6: (_free), otherwise refused (_costs)
+    lookups: Annotated[int, whole(0, 10)] = Field(
+        0,  # not set: right for ip4:/ip6:, refused for the others (_costs)
         description="DNS lookups the mechanism costs, nested includes counted; 0 to 10 (SPF allows 10 in all)",
         json_schema_extra={"x-default": "`0` for `ip4:`/`ip6:`, otherwise required"},
     )
-    comment: Text(200) | None = Field(
+    comment: Annotated[str, text(200)] | None = Field(
         None, description="who this is and why they send: one line of at most 200 characters, for reviewers"
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _free(cls, data: Any) -> Any:
-        mech = data.get("mechanism") if isinstance(data, dict) else None
-        if isinstance(mech, str) and mech.startswith(LOOKUP_FREE) and data.get("lookups") is None:
-            data = {**data, "lookups": 0}
-        return data
 
     @model_validator(mode="after")
     def _costs(self) -> Sender:
         free = self.mechanism.startswith(LOOKUP_FREE)
-        if self.lookups is None:
+        if not free and "lookups" not in self.model_fields_set:
             raise Refused("this key is required", "lookups")
         if not free and self.lookups < 1:
             raise Refused(
@@ -121,8 +117,10 @@ class Sender(Named):
 
 class Spf(Model):
     name: RelativeName = Field(description="where the record goes: `@`, `mg`")
-    senders: Items(Label()) = Field(description="names from `mail.senders`")
-    all: Choice(SPF_ALL) = Field("-all", description="`-all` (fail others) or `~all` (soft fail)")
+    senders: tuple[Annotated[str, label()], ...] = Field(description="names from `mail.senders`")
+    all: Annotated[str, choice(SPF_ALL)] = Field(
+        "-all", description="`-all` (fail others) or `~all` (soft fail)"
+    )
 
 
 class Dmarc(Model):
@@ -135,40 +133,46 @@ class Dmarc(Model):
         description="policy for subdomains: `none`, `quarantine`, `reject`",
         json_schema_extra={"x-default": "none (same as `p`)"},
     )
-    pct: Whole(0, 100) = Field(100, description="0 to 100")
-    rua: DmarcUris = Field(
+    pct: Annotated[int, whole(0, 100)] = Field(100, description="0 to 100")
+    rua: tuple[DmarcUri, ...] = Field(
         (),
         description="aggregate report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded), "
         f"each optionally with a size limit such as `!10m`; at most {MAX_URI} characters each",
     )
-    ruf: DmarcUris = Field((), description="failure report addresses, as `rua`")
-    adkim: Choice(("r", "s")) = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
-    aspf: Choice(("r", "s")) = Field("r", description="SPF alignment: `r` or `s`")
+    ruf: tuple[DmarcUri, ...] = Field((), description="failure report addresses, as `rua`")
+    adkim: Alignment = Field("r", description="DKIM alignment: `r` (relaxed) or `s` (strict)")
+    aspf: Alignment = Field("r", description="SPF alignment: `r` or `s`")
 
 
 class Dkim(Model):
     name: RelativeName = Field(description="the sending name: `mg` for mg.social.coop, `@` for the apex")
-    selector: Label("a selector label, e.g. k1") = Field(
+    selector: Annotated[str, label("a selector label, e.g. k1")] = Field(
         description="the selector label, e.g. `k1` (record at `k1._domainkey.mg`)"
     )
-    public_key: Pattern(DKIM_KEY, "the base64 p= value of the DKIM key", max_length=4096) = Field(
-        description="the base64 `p=` value, from the sender's settings; the TXT record it makes holds at most "
-        "2048 characters (checked on the record)"
+    public_key: Annotated[str, pattern(DKIM_KEY, "the base64 p= value of the DKIM key", max_length=4096)] = (
+        Field(
+            description="the base64 `p=` value, from the sender's settings; the TXT record it makes holds at most "
+            "2048 characters (checked on the record)"
+        )
     )
-    key_type: Choice(("rsa", "ed25519")) = Field("rsa", description="`rsa` or `ed25519`")
+    key_type: Annotated[str, choice(("rsa", "ed25519"))] = Field("rsa", description="`rsa` or `ed25519`")
+
+
+Issuer = Annotated[
+    str,
+    pattern(
+        ISSUER,
+        "a CA domain, e.g. letsencrypt.org",
+        problem=values.domain_problem,
+        then=canonical_name,
+        max_length=254,
+    ),
+]
 
 
 class Caa(Model):
-    issuers: Items(
-        Pattern(
-            ISSUER,
-            "a CA domain, e.g. letsencrypt.org",
-            problem=values.domain_problem,
-            then=canonical_name,
-            max_length=254,
-        )
-    ) = Field(("letsencrypt.org",), description="CA domains")
-    iodef: Pattern(URI, URI_RULE, problem=_uri_problem, max_length=MAX_URI) = Field(
+    issuers: tuple[Issuer, ...] = Field(("letsencrypt.org",), description="CA domains")
+    iodef: Uri = Field(
         description=f"where CAs report refused requests: `mailto:` or `https://` URI, at most {MAX_URI} characters",
         json_schema_extra={"x-default": "required in `caa`"},
     )
@@ -188,23 +192,23 @@ class Caa(Model):
 
 
 class MtaSts(Model):
-    mode: Choice(("testing", "enforce", "none")) = Field(
+    mode: Annotated[str, choice(("testing", "enforce", "none"))] = Field(
         "testing", description="`testing`, `enforce`, `none`"
     )
-    policy_id: Pattern(
-        POLICY_ID, "1-32 letters and digits; change it when the policy changes", max_length=32
-    ) = Field(
+    policy_id: Annotated[
+        str, pattern(POLICY_ID, "1-32 letters and digits; change it when the policy changes", max_length=32)
+    ] = Field(
         description="1 to 32 letters and digits; change it whenever the policy changes",
         json_schema_extra={"x-default": "required in `mta_sts`"},
     )
-    tlsrpt_rua: Uris = Field(
+    tlsrpt_rua: tuple[Uri, ...] = Field(
         (),
         description="TLS report addresses: `mailto:` or `https://` URIs (`,` `!` `;` percent-encoded), at most "
         f"{MAX_URI} characters each",
     )
 
 
-SenderName = Label("not a valid sender name")
+SenderName = Annotated[str, label("not a valid sender name")]
 
 
 class Mail(Model):
@@ -213,10 +217,12 @@ class Mail(Model):
     senders: dict[SenderName, Sender] = Field(
         {}, description="who may send for the domain, by name (`mail.senders.<name>`)"
     )
-    spf: Items(Spf) = Field((), description="one SPF record per item")
-    dmarc: Items(Dmarc) = Field((), description="one DMARC record per item")
-    dkim: Items(Dkim) = Field((), description="one DKIM key record per item")
-    no_mail: Items(RelativeName) = Field((), description="names that send no mail: each gets `v=spf1 -all`")
+    spf: tuple[Spf, ...] = Field((), description="one SPF record per item")
+    dmarc: tuple[Dmarc, ...] = Field((), description="one DMARC record per item")
+    dkim: tuple[Dkim, ...] = Field((), description="one DKIM key record per item")
+    no_mail: tuple[RelativeName, ...] = Field(
+        (), description="names that send no mail: each gets `v=spf1 -all`"
+    )
     no_mail_hosts: Bool = Field(True, description="also every host name")
     caa: Caa | None = Field(None, description="which certificate authorities may issue for the domain")
     mta_sts: MtaSts | None = Field(None, description="MTA-STS and TLS reporting")

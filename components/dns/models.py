@@ -10,31 +10,31 @@ from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from components.core.types import (
     FQDN,
-    MAX_NAME,
-    RELATIVE_SCHEMA,
     Bool,
-    Choice,
-    Items,
-    Label,
     Model,
     Named,
-    Passing,
-    Pattern,
     Refused,
-    Text,
-    Whole,
     canonical_name,
-    relative_name_ok,
+    choice,
+    label,
+    pattern,
+    relative_name,
+    text,
+    whole,
 )
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS")
 ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 RECORD_IMPORT = re.compile(r"^[0-9a-f]{32}/[0-9a-f]{32}$")
 EMAIL = re.compile(r"^[a-z0-9._+-]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
+RECORD_ID = re.compile(r"^[a-z0-9-]{1,40}$")
 MAX_COMMENT = 100  # Cloudflare's limit on record comments (Free plan)
 TTL_ALLOWED = "1 (automatic) or 60 to 86400 seconds"
-Ttl = Whole(1, 86400, TTL_ALLOWED, ok=lambda t: t == 1 or 60 <= t <= 86400)
-ImportId = Pattern(RECORD_IMPORT, "<zone_id>/<record_id>, both 32 hex characters", max_length=65)
+Ttl = Annotated[int, whole(1, 86400, TTL_ALLOWED, ok=lambda t: t == 1 or 60 <= t <= 86400)]
+ImportId = Annotated[
+    str, pattern(RECORD_IMPORT, "<zone_id>/<record_id>, both 32 hex characters", max_length=65)
+]
+Uint16 = Annotated[int, whole(0, 65535)]
 MAX_CONTENT = 2048  # Cloudflare's longest record content (TXT)
 
 
@@ -42,17 +42,17 @@ class Record(Named):
     """`<name>` is relative to the zone: `@` for the apex, `www`, `_dmarc`, `email.mg`. Not the full
     name (`www.social.coop` is refused)."""
 
-    type: Choice(RECORD_TYPES) = Field(
+    type: Annotated[str, choice(RECORD_TYPES)] = Field(
         description="`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `SRV`, `CAA`, `NS` (NS only to delegate a subdomain)"
     )
-    value: Text(MAX_CONTENT) | None = Field(
+    value: Annotated[str, text(MAX_CONTENT)] | None = Field(
         None,
         description="the content: an address (A/AAAA), a full domain name (CNAME/MX/SRV/NS), the text itself "
         f'(TXT, no quotes), `0 issue "letsencrypt.org"` (CAA); one line of at most {MAX_CONTENT} characters '
         "(Cloudflare's limit for TXT, its longest content)",
         json_schema_extra={"x-default": "give exactly one of `value` and `host`"},
     )
-    host: Label("the name of a host in hosts") | None = Field(
+    host: Annotated[str, label("the name of a host in hosts")] | None = Field(
         None,
         description="A/AAAA/CNAME only: take the content from this host in `hosts`",
         json_schema_extra={"x-default": "give exactly one of `value` and `host`"},
@@ -64,23 +64,23 @@ class Record(Named):
         False,
         description="Cloudflare's HTTP proxy; A/AAAA/CNAME only, never on SSH host names or mail names",
     )
-    priority: Whole(0, 65535) | None = Field(
+    priority: Uint16 | None = Field(
         None,
         description="0 to 65535",
         json_schema_extra={"x-default": "required for MX and SRV, refused elsewhere"},
     )
-    weight: Whole(0, 65535) | None = Field(
+    weight: Uint16 | None = Field(
         None, description="0 to 65535", json_schema_extra={"x-default": "required for SRV, refused elsewhere"}
     )
-    port: Whole(0, 65535) | None = Field(
+    port: Uint16 | None = Field(
         None, description="0 to 65535", json_schema_extra={"x-default": "required for SRV, refused elsewhere"}
     )
-    id: Pattern(re.compile(r"^[a-z0-9-]{1,40}$"), "a short id: a-z, 0-9, -", max_length=40) | None = Field(
+    id: Annotated[str, pattern(RECORD_ID, "a short id: a-z, 0-9, -", max_length=40)] | None = Field(
         None,
         description="a short id (a-z, 0-9, `-`, up to 40) telling apart several records of one type at one "
         "name, e.g. `mx1`, `mx2`",
     )
-    comment: Text(MAX_COMMENT) | None = Field(
+    comment: Annotated[str, text(MAX_COMMENT)] | None = Field(
         None,
         description=f"shown in Cloudflare's dashboard; one printable line of at most {MAX_COMMENT} characters "
         "(Cloudflare's limit on Free zones)",
@@ -108,15 +108,20 @@ class Record(Named):
         return self.named(name)  # relative to the zone; "@" is the apex
 
 
+NameServer = Annotated[
+    str, pattern(FQDN, "a name server's full name, e.g. ns1.example.net", then=canonical_name, max_length=254)
+]
+
+
 class SelfHosting(Model):
-    nameservers: Items(
-        Pattern(FQDN, "a name server's full name, e.g. ns1.example.net", then=canonical_name, max_length=254)
-    ) = Field(
+    nameservers: tuple[NameServer, ...] = Field(
         description="the zone's name servers' full names, the first one the SOA's primary, e.g. "
         "`[ns1.example.net, ns2.example.org]`",
         json_schema_extra={"x-default": "required in `self_hosting`"},
     )
-    hostmaster: Pattern(EMAIL, "an email address, e.g. hostmaster@social.coop", max_length=254) = Field(
+    hostmaster: Annotated[
+        str, pattern(EMAIL, "an email address, e.g. hostmaster@social.coop", max_length=254)
+    ] = Field(
         description="the SOA's contact, an email address, e.g. `hostmaster@social.coop`",
         json_schema_extra={"x-default": "required in `self_hosting`"},
     )
@@ -134,26 +139,27 @@ def _one_or_list(v: Any) -> Any:
     return [v] if isinstance(v, dict) else v  # one record may be written without the list
 
 
-RecordKey = Passing(
-    relative_name_ok,
-    "a name relative to the zone ('@' for the apex, e.g. www or _dmarc)",
-    RELATIVE_SCHEMA,
-    max_length=MAX_NAME,
-    then=str.lower,  # one form for every comparison: names are not case-sensitive
-)
+RecordKey = Annotated[
+    str, relative_name("a name relative to the zone ('@' for the apex, e.g. www or _dmarc)")
+]
 # A record's logical key: its name (or apex), type and discriminator, e.g. www-cname, apex-mx-mx1.
-LogicalKey = Pattern(
-    re.compile(r"^[a-z0-9_.*-]+$"), "a record's logical key, e.g. www-cname or apex-mx-mx1", max_length=320
-)
+LogicalKey = Annotated[
+    str,
+    pattern(
+        re.compile(r"^[a-z0-9_.*-]+$"),
+        "a record's logical key, e.g. www-cname or apex-mx-mx1",
+        max_length=320,
+    ),
+]
 Records = Annotated[
     tuple[Record, ...], BeforeValidator(_one_or_list, json_schema_input_type=Record | list[Record])
 ]
 
 
 class Dns(Model):
-    zone_id: Pattern(
-        ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32
-    ) = Field(description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)")
+    zone_id: Annotated[
+        str, pattern(ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32)
+    ] = Field(description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)")
     default_ttl: Ttl = Field(3600, description="TTL of records that set none")
     records_: dict[RecordKey, Records] = Field(
         {},
@@ -208,10 +214,15 @@ class Dns(Model):
         return self._private("_records")
 
 
+RecordRef = Annotated[
+    str, pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'", max_length=300)
+]
+
+
 class Migration(Model):
     """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
 
     ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
-    records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'", max_length=300)) = (
-        Field(description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`")
+    records: tuple[RecordRef, ...] = Field(
+        description="the records to lower, as `'<name> <TYPE>'`, e.g. `'@ A'`"
     )

@@ -49,6 +49,14 @@ class ResolvedRecord:
     path: str = ""  # where it comes from in the stack file, for messages
 
     @property
+    def own_content(self) -> str:
+        """The content of a record that holds its own: every one but a host reference (which
+        only A, AAAA and CNAME records may be), so every MX, TXT, SRV, CAA and NS record."""
+        if self.content is None:
+            raise ValueError(f"DNS record {self.key} ({self.path}) takes its content from host {self.host}")
+        return self.content
+
+    @property
     def value(self) -> str:
         """The content, or the host reference, for messages and duplicate checks."""
         return self.content if self.content is not None else f"host:{self.host}"
@@ -167,11 +175,11 @@ def mail_records(cfg: StackConfig) -> list[ResolvedRecord]:
     for i, d in enumerate(mail.dmarc):
         text = mail_auth.dmarc(d.p, d.sp, d.pct, d.rua, d.ruf, d.adkim, d.aspf)
         txt(mail_auth.dmarc_name(d.name), "dmarc", text, f"mail.dmarc[{i}]")
-    for i, d in enumerate(mail.dkim):
+    for i, k in enumerate(mail.dkim):
         txt(
-            mail_auth.dkim_name(d.name, d.selector),
+            mail_auth.dkim_name(k.name, k.selector),
             "dkim",
-            mail_auth.dkim(d.public_key, d.key_type),
+            mail_auth.dkim(k.public_key, k.key_type),
             f"mail.dkim[{i}]",
         )
     if mail.caa is not None:

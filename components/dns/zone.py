@@ -39,7 +39,7 @@ class ZoneArgs:
 
 def host_content(r: ResolvedRecord, addresses: dict[str, HostAddresses]) -> pulumi.Input[str]:
     """The address (A/AAAA) or name (CNAME) of the host a record points at."""
-    host = addresses.get(r.host)
+    host = addresses.get(r.host) if r.host is not None else None
     if host is None:
         raise pulumi.RunError(
             f"DNS record {r.key} ({r.path}) points at host {r.host}, which has no addresses"

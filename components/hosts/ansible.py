@@ -14,6 +14,7 @@ import stat
 from typing import Annotated, Any
 
 from pydantic import (
+    BeforeValidator,
     Field,
     PlainValidator,
     StringConstraints,
@@ -24,7 +25,7 @@ from pydantic import (
 
 from components.core import values
 from components.core.errors import REPO_ROOT, Secret
-from components.core.types import Model, Refused, Secure, UserName, checked
+from components.core.types import Model, Refused, Secure, UserName
 
 # Names Ansible itself gives a meaning, which an extra var (the highest precedence) would
 # override for every host: connection and privilege settings (`ansible_host`,
@@ -143,10 +144,16 @@ def _playbook(v: Any) -> str:
     return v
 
 
+Playbook = Annotated[
+    str,
+    BeforeValidator(_playbook, json_schema_input_type=Annotated[str, StringConstraints(max_length=MAX_PATH)]),
+]
+
+
 class Ansible(Model):
     """The TWG playbook `pulumi up` runs after the hosts are up (components/hosts/playbook.py)."""
 
-    playbook: checked(str, _playbook, Annotated[str, StringConstraints(max_length=MAX_PATH)]) = Field(
+    playbook: Playbook = Field(
         description="the playbook: a regular file inside the repository (a path relative to it, or absolute "
         f"inside it; symlinks may not lead out), at most {MAX_PATH} characters"
     )
@@ -162,7 +169,7 @@ class Ansible(Model):
         "`pulumi config set --secret --path 'ansible.secret_vars.<name>' <value>`; handed to ansible-playbook "
         "in a private file, never rendered as a template, `[secret]` in the plan and the preview",
     )
-    user: UserName() | None = Field(
+    user: UserName | None = Field(
         None,
         description="`ansible_user` for every host",
         json_schema_extra={"x-default": "the operator's ssh configuration"},

@@ -14,6 +14,7 @@ server type, image or an address's type: those must match when importing.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -57,7 +58,7 @@ class HetznerServerArgs:
     admins: tuple[Admin, ...]
     environment: str
     protection: Protection
-    ssh_key_ids: list[pulumi.Input[str]]
+    ssh_key_ids: Sequence[pulumi.Input[str]]
 
 
 class HetznerServer(pulumi.ComponentResource):
@@ -97,7 +98,7 @@ class HetznerServer(pulumi.ComponentResource):
         firewall = hcloud.Firewall(
             f"{name}-firewall",
             name=host.name,
-            rules=firewall_rules(h, host.ssh_port),
+            rules=[hcloud.FirewallRuleArgs(**r) for r in firewall_rules(h, host.ssh_port)],
             labels=labels,
             opts=opts_for("firewall", stateful=False, adopt_ignore=FIREWALL_CONVERGE),
         )

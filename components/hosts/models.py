@@ -6,26 +6,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from components.core import values
 from components.core.types import (
     PROVIDERS,
-    Address,
-    Amount,
     Bool,
-    Choice,
-    HostName,
-    Items,
-    Label,
     Model,
     Named,
-    Pattern,
     Refused,
-    Text,
     UserName,
-    Whole,
-    checked,
+    address,
+    amount,
+    choice,
+    host_name,
+    label,
+    pattern,
+    text,
+    whole,
 )
 
 ROLES = ("mastodon", "mastodon_staging", "coopcloud")
@@ -46,7 +44,7 @@ SYSTEM_USERS = (
 COMMENT = r"( [^\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]*)?$"  # one printable line
 
 
-def SshKey(types: tuple[str, ...]) -> Any:
+def openssh_key(types: tuple[str, ...]) -> BeforeValidator:
     """One OpenSSH public key line whose key data really is a key of its type, kept as the
     canonical line rebuilt from what was parsed (values.parse_ssh_key)."""
 
@@ -54,31 +52,40 @@ def SshKey(types: tuple[str, ...]) -> Any:
         if not isinstance(v, str):
             raise Refused("expected a string")
         line, problem = values.parse_ssh_key(v, types)
-        if problem:
-            raise Refused(problem)  # a private key shows as its -----BEGIN line only
+        if line is None:
+            raise Refused(problem or "an OpenSSH public key line")  # a private key: its -----BEGIN line only
         return line
 
     kinds = "|".join(t.replace(".", r"\.") for t in types)
     schema = f"^({kinds}) [A-Za-z0-9+/]+={{0,2}}" + COMMENT
     # the longest key data is an RSA key's of 16384 bits: about 2,800 characters of base64
     longest = 40 + 2800 + 1 + values.MAX_KEY_COMMENT
-    return checked(str, check, Annotated[str, StringConstraints(pattern=schema, max_length=longest)])
+    constraints = StringConstraints(pattern=schema, max_length=longest)
+    return BeforeValidator(check, json_schema_input_type=Annotated[str, constraints])
 
 
+AdminKey = Annotated[str, openssh_key(values.ADMIN_KEY_TYPES)]
+# pulumi-command pins the host key algorithm to this key's type: ssh-rsa would mean
+# SHA-1 signatures, which OpenSSH 8.8 and later refuse (docs/servers.md).
+SshHostKey = Annotated[str, openssh_key(values.HOST_KEY_TYPES)]
 # Hetzner Cloud numbers its objects (servers, firewalls, primary IPs, volumes, SSH keys).
-HetznerId = Pattern(
-    re.compile(r"^[0-9]{1,19}$"),
-    'the object\'s numeric ID, in quotes, e.g. "12345678" (hcloud ... list)',
-    max_length=19,
-)
+HetznerId = Annotated[
+    str,
+    pattern(
+        re.compile(r"^[0-9]{1,19}$"),
+        'the object\'s numeric ID, in quotes, e.g. "12345678" (hcloud ... list)',
+        max_length=19,
+    ),
+]
+Port = Annotated[int, whole(1, 65535)]
 
 
 class Admin(Model):
-    name: UserName() = Field(
+    name: UserName = Field(
         description="a user name: a lowercase letter, then a-z, 0-9, `-`, at most 32 characters (Debian's "
         "`useradd` takes no more); each name once; not a system account (`root`, `nobody`, `ubuntu`, ...)"
     )
-    ssh_key: SshKey(values.ADMIN_KEY_TYPES) = Field(
+    ssh_key: AdminKey = Field(
         description="exactly one OpenSSH public key line: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, "
         "`sk-ssh-ed25519@openssh.com` or `ssh-rsa` (2048 to 16384 bits), the key (strict base64 that must "
         f"parse whole as that type), an optional one-line comment of at most {values.MAX_KEY_COMMENT} "
@@ -98,11 +105,11 @@ class Admin(Model):
 
 
 class ExtraPort(Model):
-    port: Whole(1, 65535) = Field(
+    port: Port = Field(
         description="1 to 65535, not 22, 80, 443 or the host's `ssh_port` (always open); each port/protocol once"
     )
-    protocol: Choice(("tcp", "udp")) = Field("tcp", description="`tcp` or `udp`")
-    reason: Text(100, "say why this port is open", max_bytes=128) = Field(
+    protocol: Annotated[str, choice(("tcp", "udp"))] = Field("tcp", description="`tcp` or `udp`")
+    reason: Annotated[str, text(100, "say why this port is open", max_bytes=128)] = Field(
         description="why the port is open: one line, at most 100 characters and 128 bytes (nftables' "
         "limit on a rule comment)"
     )
@@ -117,7 +124,7 @@ class ExtraPort(Model):
 
 
 class Volume(Model):
-    size_gb: Whole(10, 10240) = Field(description="10 to 10240")
+    size_gb: Annotated[int, whole(10, 10240)] = Field(description="10 to 10240")
 
 
 class HcloudImport(Model):
@@ -129,20 +136,20 @@ class HcloudImport(Model):
 
 
 class HetznerCloud(Model):
-    server_type: Choice(HCLOUD["server_types"]) = Field(
+    server_type: Annotated[str, choice(HCLOUD["server_types"])] = Field(
         description="a Hetzner Cloud server type from `data/providers.yaml`, e.g. `cx23`, `cpx32` "
         "(cx22-cx52 and cpx11-cpx51 are removed from the API)"
     )
-    location: Choice(HCLOUD["locations"]) = Field(
+    location: Annotated[str, choice(HCLOUD["locations"])] = Field(
         description=f"{', '.join(f'`{x}`' for x in HCLOUD['locations'])} (`data/providers.yaml`)"
     )
-    image: Choice(HCLOUD["images"]) = Field(
+    image: Annotated[str, choice(HCLOUD["images"])] = Field(
         description=f"{' or '.join(f'`{x}`' for x in HCLOUD['images'])} (`data/providers.yaml`: "
         "the user-data installs Ubuntu-only packages)"
     )
     backups: Bool = Field(False, description="Hetzner's daily server backups (cost extra)")
     volume: Volume | None = Field(None, description="an attached block volume")
-    extra_ports: Items(ExtraPort) = Field(
+    extra_ports: tuple[ExtraPort, ...] = Field(
         (), description="firewall openings besides 22, 80 and 443 (always open)"
     )
     import_: HcloudImport = Field(
@@ -173,28 +180,27 @@ class HetznerCloud(Model):
 
 
 MAX_PRICE = 100_000
+MonthlyAmount = Annotated[float, amount(MAX_PRICE, f"a monthly price from 0 to {MAX_PRICE:,}")]
 
 
 class Price(Model):
-    amount: Amount(MAX_PRICE, f"a monthly price from 0 to {MAX_PRICE:,}") = Field(
+    amount: MonthlyAmount = Field(
         description=f"0 to {MAX_PRICE:,} a month (the cost report adds prices up to the cent)"
     )
-    currency: Choice(("EUR", "USD")) = Field(description="`EUR` or `USD`")
+    currency: Annotated[str, choice(("EUR", "USD"))] = Field(description="`EUR` or `USD`")
 
 
 class Vps(Model):
-    provider: Label("a short provider name, e.g. iocoop") = Field(
+    provider: Annotated[str, label("a short provider name, e.g. iocoop")] = Field(
         description="a short provider name (DNS label rules), e.g. `iocoop`, `hetzner-robot`"
     )
-    ipv4: Address(4) = Field(description="the host's public IPv4 address")
-    ipv6: Address(6) | None = Field(
+    ipv4: Annotated[str, address(4)] = Field(description="the host's public IPv4 address")
+    ipv6: Annotated[str, address(6)] | None = Field(
         None,
         description="the host's public IPv6 address",
         json_schema_extra={"x-default": "none (no AAAA records for it)"},
     )
-    # pulumi-command pins the host key algorithm to this key's type: ssh-rsa would mean
-    # SHA-1 signatures, which OpenSSH 8.8 and later refuse (docs/servers.md).
-    ssh_host_key: SshKey(values.HOST_KEY_TYPES) | None = Field(
+    ssh_host_key: SshHostKey | None = Field(
         None,
         description="the host's public key line, from `/etc/ssh/ssh_host_ed25519_key.pub`; the bootstrap "
         "connection pins it, so only `ssh-ed25519` or `ecdsa-sha2-nistp256/384/521` (pulumi-command would "
@@ -204,7 +210,7 @@ class Vps(Model):
     bootstrap: Bool = Field(
         False, description="run first-boot bootstrap over SSH (needs `bootstrap_ssh_key`)"
     )
-    bootstrap_user: UserName() = Field(
+    bootstrap_user: UserName = Field(
         "root", description="the user the bootstrap connects as (a user name, at most 32 characters)"
     )
     monthly_price: Price | None = Field(None, description="what the host costs, for the cost report")
@@ -219,28 +225,28 @@ class Vps(Model):
 class Host(Named):
     """`<name>` is the host's short name (`rhizome`, `hypha`, `alpha`); records refer to it with `host:`."""
 
-    kind: Choice(("hetzner_cloud", "vps")) = Field(
+    kind: Annotated[str, choice(("hetzner_cloud", "vps"))] = Field(
         description="`hetzner_cloud` (the program creates or adopts a Hetzner Cloud server) or `vps` "
         "(a machine without a cloud API: the program only knows its addresses)"
     )
-    roles: Items(Choice(ROLES)) = Field(
+    roles: tuple[Annotated[str, choice(ROLES)], ...] = Field(
         description=", ".join(f"`{r}`" for r in ROLES),
         json_schema_extra={"x-default": "required, at least one"},
     )
-    cloud_init: Items(Choice(CLOUD_INIT_PARTS)) = Field(
+    cloud_init: tuple[Annotated[str, choice(CLOUD_INIT_PARTS)], ...] = Field(
         (),  # not set: from the roles (_default_parts)
         description="parts of first-boot config: `base`, `docker`, `swarm`; must include `base`",
         json_schema_extra={
             "x-default": "from the roles: `[base, docker]` for Mastodon roles, `[base, docker, swarm]` for `coopcloud`"
         },
     )
-    fqdn: HostName("expected a fully qualified host name, e.g. rhizome.social.coop") = Field(
+    fqdn: Annotated[str, host_name("expected a fully qualified host name, e.g. rhizome.social.coop")] = Field(
         "",  # not set: <name>.<zone> (StackConfig._defaults)
         description="the host's full name, e.g. `rhizome.social.coop`; alpha's at or under "
         "`alpha.social.coop`, prod's not (components/core/boundary.py)",
         json_schema_extra={"x-default": "`<name>.social.coop`"},
     )
-    ssh_port: Whole(1, 65535) = Field(
+    ssh_port: Port = Field(
         22, description="1 to 65535, not 80 or 443 (HTTP and HTTPS are always open for the web server)"
     )
     hetzner_cloud: HetznerCloud | None = Field(

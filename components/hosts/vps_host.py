@@ -30,7 +30,7 @@ from components.core.errors import Secret
 from components.core.protection import Protection, child_opts
 from components.hosts.addresses import HostAddresses
 from components.hosts.cloudinit import BOOTSTRAP_SCRIPT, bootstrap_digest, render_bootstrap_config
-from components.hosts.models import Admin, Host
+from components.hosts.models import Admin, Host, Vps
 
 
 @dataclass
@@ -58,11 +58,11 @@ class VpsHost(pulumi.ComponentResource):
         self.addresses = HostAddresses(host.fqdn, vps.ipv4, vps.ipv6)
         self.bootstrap_trigger = None
         if vps.bootstrap:
-            self._bootstrap(name, args)
+            self._bootstrap(name, args, vps)
         self.register_outputs({"fqdn": host.fqdn, "ipv4": vps.ipv4, "ipv6": vps.ipv6})
 
-    def _bootstrap(self, name: str, args: VpsHostArgs) -> None:
-        host, vps = args.host, args.host.vps
+    def _bootstrap(self, name: str, args: VpsHostArgs, vps: Vps) -> None:
+        host = args.host
         if args.bootstrap_ssh_key is None or vps.ssh_host_key is None:
             raise ValueError("bootstrap needs bootstrap_ssh_key and vps.ssh_host_key (config checks this)")
         conf = render_bootstrap_config(host, args.admins)

@@ -4,22 +4,21 @@ storage_settings.py)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
 from components.core.types import (
     PROVIDERS,
     Bool,
-    Choice,
-    HostName,
-    Items,
     Model,
     Named,
-    Passing,
-    Pattern,
     Refused,
-    Whole,
+    choice,
+    host_name,
+    passing,
+    pattern,
+    whole,
 )
 
 REGIONS = PROVIDERS["digitalocean_spaces"]["regions"]
@@ -31,7 +30,8 @@ BUCKET_RULE = (
 )
 MAX_PREFIX = 512
 MAX_ORIGINS = 20
-Days = Whole(1, 3650, "a positive number of days (1-3650)")
+Days = Annotated[int, whole(1, 3650, "a positive number of days (1-3650)")]
+Region = Annotated[str, choice(REGIONS)]
 # What Mastodon writes into its media bucket: Paperclip keys `:prefix_url:class/:attachment/
 # :id_partition/:style/:filename`, `cache/` before copies of remote media (mastodon's
 # config/initializers/paperclip.rb), for each model with attachments (the ones `tootctl media
@@ -80,19 +80,34 @@ def bucket_name_ok(name: str) -> bool:
     return bool(BUCKET_NAME.fullmatch(name)) and not IPV4_SHAPED.fullmatch(name) and "--" not in name
 
 
+Origin = Annotated[
+    str,
+    pattern(
+        re.compile(r"^https://[a-z0-9.-]+$"),
+        "an origin like https://social.coop",
+        then=lambda v: v.rstrip("."),  # the host name in its one form, as browsers send it
+        max_length=262,
+    ),
+]
+BucketName = Annotated[str, passing(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern)]
+
+
 class Bucket(Named):
-    region: Choice(REGIONS) = Field(
+    region: Region = Field(
         "",  # not set: storage.region (Storage._default_region)
         description="a Spaces region",
         json_schema_extra={"x-default": "`storage.region`"},
     )
     mastodon: Bool = Field(False, description="this bucket holds the instance's media; at most one bucket")
     backups_prefix: (
-        Pattern(
-            re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"),
-            "a prefix ending in /, e.g. backups/",
-            max_length=MAX_PREFIX,
-        )
+        Annotated[
+            str,
+            pattern(
+                re.compile(r"^[a-z0-9][a-z0-9/_-]*/$"),
+                "a prefix ending in /, e.g. backups/",
+                max_length=MAX_PREFIX,
+            ),
+        ]
         | None
     ) = Field(
         None,
@@ -108,23 +123,19 @@ class Bucket(Named):
     noncurrent_expire_days: Days | None = Field(
         None, description="with `versioning: true`: delete old versions after this many days, 1 to 3650"
     )
-    cors_origins: Items(
-        Pattern(
-            re.compile(r"^https://[a-z0-9.-]+$"),
-            "an origin like https://social.coop",
-            then=lambda v: v.rstrip("."),  # the host name in its one form, as browsers send it
-            max_length=262,
-        )
-    ) = Field(
+    cors_origins: tuple[Origin, ...] = Field(
         (),  # not set: the instance's origin (StackConfig._defaults)
         description="origins like `https://social.coop`: `https://` and a host name (at most 262 characters)",
         json_schema_extra={"x-default": "`[https://<instance_domain>]`"},
     )
-    alias_host: HostName("a host name like files.social.coop") | None = Field(
+    alias_host: Annotated[str, host_name("a host name like files.social.coop")] | None = Field(
         None, description="a host name that serves the bucket, e.g. `files.social.coop`"
     )
     import_id: (
-        Pattern(re.compile(r"^[a-z0-9]+,[a-z0-9-]+$"), "<region>,<bucket name>", max_length=80) | None
+        Annotated[
+            str, pattern(re.compile(r"^[a-z0-9]+,[a-z0-9-]+$"), "<region>,<bucket name>", max_length=80)
+        ]
+        | None
     ) = Field(
         None,
         alias="import",
@@ -144,16 +155,13 @@ class Bucket(Named):
 
     @model_validator(mode="after")
     def _lifecycle(self) -> Bucket:
-        if (self.backups_prefix is None) != (self.backup_expire_days is None):
-            raise Refused(
-                "give backups_prefix and backup_expire_days together",
-                "backup_expire_days",
-                self.backup_expire_days,
-            )
-        if self.backups_prefix is not None:  # on every bucket: `mastodon` is one line to flip
-            problem = prefix_problem(self.backups_prefix, self.backup_expire_days)
+        prefix, days = self.backups_prefix, self.backup_expire_days
+        if (prefix is None) != (days is None):
+            raise Refused("give backups_prefix and backup_expire_days together", "backup_expire_days", days)
+        if prefix is not None and days is not None:  # on every bucket: `mastodon` is one line to flip
+            problem = prefix_problem(prefix, days)
             if problem:
-                key = "backup_expire_days" if self.backups_prefix == SHARED_PREFIX else "backups_prefix"
+                key = "backup_expire_days" if prefix == SHARED_PREFIX else "backups_prefix"
                 raise Refused(problem, key, getattr(self, key))
         if self.noncurrent_expire_days is not None and not self.versioning:
             raise Refused(
@@ -165,8 +173,8 @@ class Bucket(Named):
 class Storage(Model):
     """DigitalOcean Spaces; the why and how are in [storage.md](storage.md)."""
 
-    region: Choice(REGIONS) = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
-    buckets: dict[Passing(bucket_name_ok, BUCKET_RULE, BUCKET_NAME.pattern), Bucket] = Field(
+    region: Region = Field(description="a Spaces region from `data/providers.yaml`, e.g. `ams3`")
+    buckets: dict[BucketName, Bucket] = Field(
         description="buckets by name (`storage.buckets.<name>`): 3 to 63 lowercase letters, digits and single "
         "hyphens, not shaped like an IP address; alpha's start with `alpha-`, prod's don't, and neither "
         "stack's file may name a bucket the other's declares (components/core/boundary.py)",

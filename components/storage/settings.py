@@ -54,7 +54,7 @@ def backup_targets(cfg: StackConfig) -> dict[str, dict[str, str | int]]:
     """
     buckets = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
     bucket = next((b for b in buckets if b.backups_prefix is not None), None)
-    if bucket is None:
+    if bucket is None or bucket.backup_expire_days is None:  # never: given with the prefix
         return {}
     return {
         name: {

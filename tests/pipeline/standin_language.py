@@ -49,6 +49,7 @@ class StandInLanguage(LanguageServer):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        assert proc.stdout is not None  # stdout=PIPE
         for line in proc.stdout:
             yield language_pb2.RunPluginResponse(stdout=line)
         yield language_pb2.RunPluginResponse(exitcode=proc.wait())

@@ -85,6 +85,7 @@ class _GitLabHandler(JsonHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         self.server.requests.append(f"{self.command} {url.path} {json.dumps(body)}")
+        body = body or {}  # below, a request without a body reads as an empty one
         user = TOKENS.get(self.headers.get("PRIVATE-TOKEN", ""))
         if user is None:
             return self.reply(401, {"message": "401 Unauthorized"})

@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -63,11 +64,19 @@ class Target:
     outside: str | None = None  # the second namespace, linked by veth, when asked for
     proc: subprocess.Popen | None = None
     known_hosts: Path = field(default=Path())
+    log: TextIO | None = None  # nspawn's output (closed at teardown)
+
+    @property
+    def booted(self) -> subprocess.Popen:
+        """The systemd-nspawn process of a booted machine."""
+        assert self.proc is not None, "the target has not been booted"
+        return self.proc
 
     def leader(self) -> int:
         """PID of the container's systemd (the nspawn process's child)."""
+        pid = self.booted.pid
         for _ in range(100):
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
             if children:
                 return int(children[0])
             time.sleep(0.1)
@@ -139,7 +148,7 @@ class Target:
     def wait_for_ssh(self, user: str = "root", port: int = 22, deadline: float = 90) -> float:
         start = time.monotonic()
         while time.monotonic() - start < deadline:
-            assert self.proc.poll() is None, "the target stopped while booting"
+            assert self.booted.poll() is None, "the target stopped while booting"
             if self.ssh(user, "true", port=port, check=False, timeout=15).returncode == 0:
                 return time.monotonic() - start
             time.sleep(0.5)
@@ -210,7 +219,7 @@ def boot_target(target_image, tmp_path):
              "--capability=CAP_NET_ADMIN"],  # its own netns: firewall and fail2ban need it
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        t._log = log
+        t.log = log
         return t
 
     yield boot
@@ -226,8 +235,8 @@ def boot_target(target_image, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(t.proc.pid, signal.SIGKILL)
                 t.proc.wait(timeout=10)
-        if getattr(t, "_log", None):
-            t._log.close()
+        if t.log is not None:
+            t.log.close()
         with contextlib.suppress(subprocess.CalledProcessError):
             run("umount", str(t.root))
         for ns in (t.netns, t.outside):

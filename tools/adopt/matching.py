@@ -46,7 +46,7 @@ def txt_text(content: str) -> str:
     if not content.startswith('"'):
         return content
     try:
-        rd = dns.rdata.from_text("IN", "TXT", content)
+        rd: Any = dns.rdata.from_text("IN", "TXT", content)  # a TXT rdata: its .strings
     except dns.exception.DNSException:
         return content
     return b"".join(rd.strings).decode("utf-8", "replace")
@@ -98,8 +98,8 @@ def stack_match_key(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> tup
     elif r.type == "SRV":
         value = (r.priority, r.weight, r.port, _target(content))
     elif r.type == "CAA":
-        flags, tag, data = CAA_VALUE.match(content).groups()
-        value = (int(flags), tag, data)
+        m = CAA_VALUE.match(content)
+        value = (int(m.group(1)), m.group(2), m.group(3)) if m else content
     else:
         value = content
     return (name, r.type, value)

@@ -24,6 +24,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -63,11 +64,9 @@ def _target(name) -> str:
     return name.to_text().rstrip(".").lower()
 
 
-def _record(
-    r: ZoneRecord, cfg: StackConfig, by_address: dict, by_fqdn: dict
-) -> tuple[dict | None, str | None]:
-    """The stack-file entry for a record, or the reason it cannot be written."""
-    rd, d = r.rdata, {"type": r.type}
+def _record(r: ZoneRecord, cfg: StackConfig, by_address: dict, by_fqdn: dict) -> dict[str, Any] | str:
+    """The stack-file entry for a record, or the reason (text) it cannot be written."""
+    rd, d = r.rdata, dict[str, Any](type=r.type)
     if r.type in ("A", "AAAA"):
         address = str(ipaddress.ip_address(rd.address))
         host = by_address.get((r.type, address))
@@ -78,7 +77,7 @@ def _record(
     elif r.type in ("MX", "NS", "SRV"):
         target = _target(rd.exchange if r.type == "MX" else rd.target)
         if not target:
-            return None, f'a {r.type} record pointing at the root (".", e.g. a null MX) is not supported'
+            return f'a {r.type} record pointing at the root (".", e.g. a null MX) is not supported'
         if r.type == "MX":
             d["priority"] = rd.preference
         if r.type == "SRV":
@@ -87,14 +86,14 @@ def _record(
     elif r.type == "TXT":
         text = r.text
         if not TXT_TEXT.match(text) or '"' in text or "\\" in text:
-            return None, "TXT text with quotes, backslashes or non-ASCII characters is not supported"
+            return "TXT text with quotes, backslashes or non-ASCII characters is not supported"
         if len(text) > MAX_TXT:
-            return None, f"TXT text longer than {MAX_TXT} characters (Cloudflare's limit)"
+            return f"TXT text longer than {MAX_TXT} characters (Cloudflare's limit)"
         d["value"] = text
     elif r.type == "CAA":
         content = caa_content(rd)
         if not CAA_VALUE.match(content):
-            return None, "only CAA issue, issuewild and iodef with flags 0 or 128 are supported"
+            return "only CAA issue, issuewild and iodef with flags 0 or 128 are supported"
         d["value"] = content
     if r.tags.get("cf-proxied") == "true" and r.type in PROXIABLE:
         d["proxied"] = True  # the TTL of a proxied record is always automatic
@@ -102,7 +101,7 @@ def _record(
         d["ttl"] = r.ttl
     if r.comment:
         d["comment"] = r.comment
-    return d, None
+    return d
 
 
 def _slug(text: str) -> str:
@@ -117,8 +116,8 @@ def _id_hint(d: dict) -> str:
         return value.split(".")[0]
     if d["type"] == "TXT":
         return value.split("=")[0] if "=" in value else "txt"
-    if d["type"] == "CAA":
-        _, tag, data = CAA_VALUE.match(value).groups()
+    if d["type"] == "CAA" and (m := CAA_VALUE.match(value)):
+        _, tag, data = m.groups()
         return f"{tag}-{data}"
     return value  # a literal address
 
@@ -150,7 +149,7 @@ def adopt(text: str, cfg: StackConfig, addresses: dict[str, tuple[str | None, st
     """
     domain = cfg.domain
     zone = read_zone(text, domain)
-    by_address = {}
+    by_address: dict[tuple[str, str], str] = {}
     for name, (ipv4, ipv6) in addresses.items():
         for rtype, ip in (("A", ipv4), ("AAAA", ipv6)):
             if ip is not None:
@@ -171,9 +170,9 @@ def adopt(text: str, cfg: StackConfig, addresses: dict[str, tuple[str | None, st
             findings.append(finding)
             covered.add(key)
             continue
-        d, problem = _record(r, cfg, by_address, by_fqdn)
-        if problem is not None:
-            findings.append(Finding("skipped", shown, problem))
+        d = _record(r, cfg, by_address, by_fqdn)
+        if isinstance(d, str):  # the reason it is not written
+            findings.append(Finding("skipped", shown, d))
             continue
         if r.type in ("A", "AAAA") and "value" in d:
             findings.append(

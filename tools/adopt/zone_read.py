@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.exception
 import dns.rdata
@@ -57,7 +58,7 @@ class ZoneRecord:
     name: str  # relative to the zone, "@" for the apex
     type: str
     ttl: int
-    rdata: dns.rdata.Rdata
+    rdata: Any  # a dnspython rdata of its type's class: .address, .target, .strings, .exchange...
     comment: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -126,13 +127,12 @@ def read_zone(text: str, domain: str) -> list[ZoneRecord]:
     except (dns.exception.DNSException, ValueError) as e:
         raise AdoptError(f"not a readable zone file of {domain}: {e}") from None
     out = []
-    for name, ttl, rd in zone.iterate_rdatas():  # dnspython leaves out names outside the zone
+    for name, ttl, rd in zone.iterate_rdatas():
+        owner = relative(name.to_text(), domain)
+        if owner is None:  # dnspython has left out names outside the zone already
+            continue
         comment, tags = cf_attributes(rd.rdcomment)
-        out.append(
-            ZoneRecord(
-                relative(name.to_text(), domain), dns.rdatatype.to_text(rd.rdtype), ttl, rd, comment, tags
-            )
-        )
+        out.append(ZoneRecord(owner, dns.rdatatype.to_text(rd.rdtype), ttl, rd, comment, tags))
     if not out:
         raise AdoptError(f"no records of {domain} in this file: is it the zone file of {domain}?")
     order = {t: i for i, t in enumerate(RECORD_TYPES)}
@@ -200,7 +200,7 @@ def mail_finding(
         if g.content == content:
             return Finding("mail", shown, f"made by {g.path} (same text)"), g.key
     if same_place and kind == "caa":
-        made = ", ".join(g.content for g in same_place)
+        made = ", ".join(g.own_content for g in same_place)
         return (
             Finding(
                 "mail",

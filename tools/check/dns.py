@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.core.stack import StackConfig
 from components.dns import spf_lookups
 from components.dns.records import ResolvedRecord, fqdn, resolve, txt_strings
 from tools.check import resolver as dns_resolver
+from tools.check.resolver import Rdata
 from tools.review.stackfile import cli_stack
 from tools.review.zonefile import add_address_option, host_content, known_addresses
 
@@ -52,14 +54,22 @@ def planned_data(r: ResolvedRecord, cfg: StackConfig, addresses: dict) -> object
     if r.type == "SRV":
         return (r.priority, r.weight, r.port, content.lower())
     if r.type == "CAA":
-        flags, tag, value = content.split(" ", 2)
-        return (int(flags), tag, value.strip('"'))
+        return planned_caa(content)
     if r.type in ("CNAME", "NS"):
         return content.lower()
     return content
 
 
-def served_data(rtype: str, rd) -> object:
+def planned_caa(content: str) -> tuple[int, str, str]:
+    flags, tag, value = content.split(" ", 2)
+    return (int(flags), tag, value.strip('"'))
+
+
+def served_caa(rd: Rdata) -> tuple[int, str, str]:
+    return (rd.flags, rd.tag.decode(), rd.value.decode())
+
+
+def served_data(rtype: str, rd: Rdata) -> object:
     if rtype == "TXT":
         return tuple(s.decode("utf-8", "replace") for s in rd.strings)
     if rtype == "MX":
@@ -67,7 +77,7 @@ def served_data(rtype: str, rd) -> object:
     if rtype == "SRV":
         return (rd.priority, rd.weight, rd.port, rd.target.to_text().rstrip(".").lower())
     if rtype == "CAA":
-        return (rd.flags, rd.tag.decode(), rd.value.decode())
+        return served_caa(rd)
     if rtype in ("CNAME", "NS"):
         return rd.target.to_text().rstrip(".").lower()
     return rd.address
@@ -164,7 +174,7 @@ def dmarc_verdicts(cfg: StackConfig, zone) -> tuple[list[str], list[str]]:
     """(lines, problems): the DMARC record at each planned _dmarc name, and its policy."""
     lines, problems = [], []
     for r in resolve(cfg):
-        if r.type != "TXT" or not r.content.startswith("v=DMARC1"):
+        if r.type != "TXT" or not r.own_content.startswith("v=DMARC1"):
             continue
         name = fqdn(r.name, cfg.domain)
         found = [t for t in zone.txt(name) if t.startswith("v=DMARC1")]
@@ -181,10 +191,10 @@ def dmarc_verdicts(cfg: StackConfig, zone) -> tuple[list[str], list[str]]:
     return lines, problems
 
 
-def relevant_caa(name: str, domain: str, zone) -> tuple[str, list[tuple]]:
+def relevant_caa(name: str, domain: str, zone) -> tuple[str, list[tuple[int, str, str]]]:
     """The CAA set that applies to ``name`` (RFC 8659 §3: the closest one up the tree)."""
     while True:
-        found = [served_data("CAA", rd) for _, rd in zone.query(name, "CAA").of("CAA")]
+        found = [served_caa(rd) for _, rd in zone.query(name, "CAA").of("CAA")]
         if found or name == domain or "." not in name:
             return name, found
         name = name.split(".", 1)[1]
@@ -192,7 +202,7 @@ def relevant_caa(name: str, domain: str, zone) -> tuple[str, list[tuple]]:
 
 def caa_verdicts(cfg: StackConfig, zone, names: list[str]) -> tuple[list[str], list[str]]:
     """(lines, problems): which CAs may issue for the stack's names, as served."""
-    planned = [planned_data(r, cfg, {}) for r in resolve(cfg) if r.type == "CAA"]
+    planned = [planned_caa(r.own_content) for r in resolve(cfg) if r.type == "CAA"]
     sets: dict[str, list[str]] = {}
     problems = []
     for name in names:
@@ -219,7 +229,7 @@ def caa_verdicts(cfg: StackConfig, zone, names: list[str]) -> tuple[list[str], l
 
 
 def check(
-    cfg: StackConfig, addresses: dict, zone, other, gone_names: list[str] = ()
+    cfg: StackConfig, addresses: dict, zone, other, gone_names: Sequence[str] = ()
 ) -> tuple[list[str], list[str]]:
     """(report lines, differences) of the whole check; ``zone`` answers for the stack's
     zone, ``other`` for the senders' domains."""

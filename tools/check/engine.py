@@ -37,6 +37,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "socialcoop-infra"
@@ -62,9 +63,10 @@ def required_plugins() -> dict[str, str]:
     """name -> version of each resource plugin the program's provider SDKs ask for."""
     out = {}
     for pkg in SDK_PACKAGES:
-        spec = json.loads(
-            (Path(importlib.util.find_spec(pkg).origin).parent / "pulumi-plugin.json").read_text()
-        )
+        found = importlib.util.find_spec(pkg)
+        if found is None or found.origin is None:
+            raise Missing(f"the provider SDK {pkg} is not installed: make venv")
+        spec = json.loads((Path(found.origin).parent / "pulumi-plugin.json").read_text())
         out[spec["name"]] = spec["version"]
     return out
 
@@ -179,8 +181,8 @@ def preview(
     if missing:
         raise Missing("\n".join(missing))
     stack_file = Path(stack_file or REPO / f"Pulumi.{stack}.yaml")
-    with tempfile.TemporaryDirectory(prefix="socialcoop-engine-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="socialcoop-engine-") as tmp_dir:
+        tmp = Path(tmp_dir)
         work, home, state = tmp / "project", tmp / "home", tmp / "state"
         for d in (work, home, state):
             d.mkdir()
@@ -215,7 +217,7 @@ def preview(
             installs.append(["analyzer", "policy-python", "1.0.0", "--file", str(POLICY_SHIM)])
         for args in installs:
             cmd.run(["plugin", "install", *args], str(work), dict(os.environ))
-        report = {"stack": stack, "steps": [], "diagnostics": [], "policy_violations": []}
+        report: dict[str, Any] = {"stack": stack, "steps": [], "diagnostics": [], "policy_violations": []}
         try:
             st = auto.Stack.create(stack, ws)
             st.set_config(f"{PROJECT}:bootstrap_ssh_key", auto.ConfigValue(throwaway_ssh_key(), secret=True))

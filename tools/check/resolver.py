@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from typing import Any
 
 # dnspython is imported where it is used: tools.review.plan offers these options on every run, and
 # dns.query brings in an HTTP client (for DNS over HTTPS) that costs a plan ~0.2 s to import.
+
+
+# A dnspython rdata: its fields are its type's (.address, .target, .strings, .exchange...).
+Rdata = Any
 
 
 class DnsError(Exception):
@@ -28,10 +33,10 @@ class Answer:
     name: str
     rtype: str
     rcode: str  # NOERROR or NXDOMAIN
-    records: tuple[tuple[str, int, object], ...] = ()  # (type, ttl, rdata) owned by name
+    records: tuple[tuple[str, int, Rdata], ...] = ()  # (type, ttl, rdata) owned by name
     cname: str | None = None  # the name is an alias of this one
 
-    def of(self, rtype: str) -> list[tuple[int, object]]:
+    def of(self, rtype: str) -> list[tuple[int, Rdata]]:
         return [(ttl, rd) for t, ttl, rd in self.records if t == rtype]
 
     @property
@@ -53,7 +58,8 @@ class Resolver:
             import dns.resolver
 
             try:
-                self.nameservers = list(dns.resolver.Resolver().nameservers)
+                system = dns.resolver.Resolver().nameservers  # from resolv.conf: addresses as text
+                self.nameservers = [ns for ns in system if isinstance(ns, str)]
             except dns.resolver.NoResolverConfiguration:
                 raise DnsError("this machine has no DNS resolvers configured (/etc/resolv.conf)") from None
 

@@ -193,7 +193,7 @@ class GitLab:
     def find_note(self, mark: str, user: dict) -> tuple[int | None, list[dict]]:
         """The id of ``user``'s earlier note starting with ``mark``, looking through every page,
         and the notes by anyone else that start with the same marker (left alone)."""
-        page, others = "1", []
+        page, others = "1", list[dict]()
         for _ in range(MAX_PAGES):
             query = urllib.parse.urlencode(
                 {"sort": "asc", "order_by": "created_at", "per_page": PER_PAGE, "page": page}

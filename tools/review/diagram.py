@@ -59,8 +59,10 @@ def _host_lines(name: str, cfg: StackConfig) -> list[str]:
     h = cfg.hosts[name]
     if h.hetzner is not None:
         where = f"Hetzner Cloud {h.hetzner.server_type} ({h.hetzner.location})"
-    else:
+    elif h.vps is not None:
         where = f"VPS at {h.vps.provider} (no cloud API)"
+    else:  # never: a host is of one kind or the other (Host._consistent)
+        raise ValueError(f"host {name} has no settings for its kind")
     services = ", ".join(ROLE_TEXT.get(r, r) for r in h.roles)
     return [name, h.fqdn, where, services]
 
@@ -98,9 +100,10 @@ def render_mermaid(cfg: StackConfig) -> str:
         for target, types in targets.items():
             out.append(f"  {ids('dns', fqdn)} -->|{_label(', '.join(types))}| {target}")
 
-    buckets = tuple(cfg.storage.buckets.values()) if cfg.storage else ()
-    if buckets:
-        out.append(f'  subgraph spaces["DigitalOcean Spaces ({cfg.storage.region})"]')
+    storage = cfg.storage
+    if storage is not None and storage.buckets:
+        buckets = tuple(storage.buckets.values())
+        out.append(f'  subgraph spaces["DigitalOcean Spaces ({storage.region})"]')
         for b in buckets:
             uses = ["Mastodon media"] if b.mastodon else []
             if b.backups_prefix:

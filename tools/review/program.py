@@ -110,10 +110,10 @@ def run_program(stack: StackFile) -> Plan:
     import pulumi
     from pulumi.runtime import mocks as pmocks
     from pulumi.runtime import settings
-    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.stack import Stack, run_pulumi_func
 
     mocks = make_mocks()
-    settings.set_root_resource(None)
+    settings.ROOT.set(None)  # no root stack: set_mocks registers a fresh one (as settings.reset_options does)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack, preview=False)
     secret_keys = [f"{PROJECT}:{k}" for k in stack.secret_keys if "." not in k]  # the engine's: keys only
     pulumi.runtime.set_all_config(stack.pulumi_config(), secret_keys)
@@ -161,7 +161,7 @@ def run_program(stack: StackFile) -> Plan:
 
     outputs, secret_outputs = {}, set()
     root = settings.get_root_resource()
-    for key, value in (root.outputs if root is not None else {}).items():
+    for key, value in (root.outputs if isinstance(root, Stack) else {}).items():
         out = pulumi.Output.from_input(value)
         outputs[key] = pmocks._sync_await(out.future())
         if pmocks._sync_await(out.is_secret()):

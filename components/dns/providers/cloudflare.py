@@ -8,7 +8,10 @@ from components.dns.records import CAA_VALUE, MAX_TXT_STRING, ResolvedRecord, fq
 
 
 def caa_data(content: str) -> dict[str, Any]:
-    flags, tag, value = CAA_VALUE.match(content).groups()
+    m = CAA_VALUE.match(content)
+    if m is None:  # the record checks refuse it first (components/dns/checks.py)
+        raise ValueError(f"not a CAA value: {content!r}")
+    flags, tag, value = m.groups()
     return {"flags": int(flags), "tag": tag, "value": value}
 
 
@@ -35,9 +38,10 @@ def cloudflare_fields(r: ResolvedRecord, domain: str) -> dict[str, Any]:
         fields["priority"] = r.priority
         fields["data"] = {"priority": r.priority, "weight": r.weight, "port": r.port, "target": r.content}
     elif r.type == "CAA":
-        fields["data"] = caa_data(r.content)
+        fields["data"] = caa_data(r.own_content)
     elif r.type == "TXT":
-        fields["content"] = r.content if len(r.content.encode()) <= MAX_TXT_STRING else quoted(r.content)
+        text = r.own_content
+        fields["content"] = text if len(text.encode()) <= MAX_TXT_STRING else quoted(text)
     elif r.content is not None:
         fields["content"] = r.content
     if r.type == "MX":

@@ -59,8 +59,11 @@ elif shape == "prod-unprotected-volume":
     hcloud.Volume("v", size=10, location="fsn1")
 elif shape == "ok-alpha":
     record("alpha.social.coop")
-    grants = [{"bucket": "alpha-social-coop-media", "permission": "readwrite"}]
-    do.SpacesKey("k", name="socialcoop-infra-alpha", grants=grants)
+    do.SpacesKey(
+        "k",
+        name="socialcoop-infra-alpha",
+        grants=[{"bucket": "alpha-social-coop-media", "permission": "readwrite"}],
+    )
     hcloud.Firewall(
         "f",
         rules=[
