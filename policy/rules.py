@@ -132,7 +132,9 @@ def _off_limits(r: Res, s: Stack) -> list[str]:
     elif r.type == RRSET:
         name = r.props.get("name")
         if isinstance(name, str) and name:
-            claims.append((boundary.ZONE if name == "@" else f"{name}.{boundary.ZONE}", boundary.name_problem))
+            claims.append(
+                (boundary.ZONE if name == "@" else f"{name}.{boundary.ZONE}", boundary.name_problem)
+            )
         claims.append((r.props.get("zone"), boundary.zone_reference_problem))
     elif r.type == RDNS:
         claims.append((r.props.get("dnsPtr"), boundary.name_problem))

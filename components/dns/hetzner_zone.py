@@ -42,7 +42,9 @@ from components.dns.zone import host_content
 from components.hosts.addresses import HostAddresses
 
 TOKEN_ENV = "HCLOUD_DNS_TOKEN"  # pass show social.coop/hetzner/dns-token-<stack> (docs/dns-cutover.md)
-NOT_ASSIGNED = "(assigned by Hetzner when the zone is created: pulumi stack output hetzner_nameservers -s prod)"
+NOT_ASSIGNED = (
+    "(assigned by Hetzner when the zone is created: pulumi stack output hetzner_nameservers -s prod)"
+)
 # While adopting (components/core/protection.py): what an imported zone or record set keeps as it
 # is; Hetzner changes all of them in place. Never the zone's name or mode, nor a record set's
 # zone, name or type: those identify it.
@@ -84,7 +86,7 @@ class HetznerZone(pulumi.ComponentResource):
         super().__init__("socialcoop:dns:HetznerZone", name, None, opts)
         cfg = args.config
         policy = Protection.of(cfg)
-        retiring = "hetzner" in cfg.dns.retiring  # docs/dns-cutover.md, step 6
+        retiring = "hetzner" in cfg.dns.retiring  # docs/dns-cutover.md, step 7
         adopt = cfg.dns.hetzner is not None and cfg.dns.hetzner.adopt  # prod only (the loader)
         labels = {"stack": cfg.environment}
         provider = hcloud.Provider(

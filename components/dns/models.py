@@ -167,9 +167,9 @@ class HetznerDns(Model):
 
 
 class Dns(Model):
-    zone_id: Pattern(
-        ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32
-    ) | None = Field(
+    zone_id: (
+        Pattern(ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32) | None
+    ) = Field(
         None,
         description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)",
         json_schema_extra={"x-default": "required while `cloudflare` is in `providers`"},
@@ -185,7 +185,7 @@ class Dns(Model):
         description="providers in `providers` that are being let go: their records stay declared, but "
         "unprotected and retained on delete, so that removing the provider from `providers` in the "
         "next change stops managing its records without deleting them "
-        "([dns-cutover.md](dns-cutover.md#6-retire-cloudflare-keeping-its-records))",
+        "([dns-cutover.md](dns-cutover.md#7-retire-cloudflare-keeping-its-records))",
     )
     hetzner: HetznerDns | None = Field(
         None,

@@ -62,7 +62,7 @@ class Zone(pulumi.ComponentResource):
         super().__init__("socialcoop:dns:Zone", name, None, opts)
         cfg = args.config
         policy = Protection.of(cfg)
-        retiring = "cloudflare" in cfg.dns.retiring  # docs/dns-cutover.md, step 6
+        retiring = "cloudflare" in cfg.dns.retiring  # docs/dns-cutover.md, step 7
         self.records = {}
         names = set()
         for r in resolve(cfg):

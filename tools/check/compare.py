@@ -72,7 +72,9 @@ def _answers(zone: Resolver, name: str, rtype: str) -> dict[object, int]:
     return {served_data(rtype, rd): ttl for ttl, rd in zone.query(name, rtype).of(rtype)}
 
 
-def differences(names: list[str], domain: str, a: Resolver, b: Resolver, label_a: str, label_b: str) -> list[str]:
+def differences(
+    names: list[str], domain: str, a: Resolver, b: Resolver, label_a: str, label_b: str
+) -> list[str]:
     """One line per record one server serves and the other does not, or serves with another TTL."""
     out = []
     for name in names:

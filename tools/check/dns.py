@@ -301,10 +301,7 @@ def compare_main(cfgs: list[StackConfig], args: argparse.Namespace, parser: argp
 
     if args.gone or args.address:
         parser.error("--compare compares two servers with each other: no --gone or --address")
-    if args.nameserver:
-        via = dns_resolver.Resolver([args.nameserver], port=args.port)
-    else:
-        via = None
+    via = dns_resolver.Resolver([args.nameserver], port=args.port) if args.nameserver else None
 
     def resolver() -> dns_resolver.Resolver:
         return via or dns_resolver.Resolver()  # the machine's resolvers, asked only when needed
@@ -319,7 +316,9 @@ def compare_main(cfgs: list[StackConfig], args: argparse.Namespace, parser: argp
     print("\n".join(lines))
     for d in differences:
         print(f"difference: {d}")
-    print(f"{len(differences)} difference(s)" if differences else "no differences: both serve the same answers")
+    print(
+        f"{len(differences)} difference(s)" if differences else "no differences: both serve the same answers"
+    )
     return 1 if differences else 0
 
 
