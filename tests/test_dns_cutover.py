@@ -31,7 +31,7 @@ from tests.dns_server import Knot
 from tests.provider_zones import RECORD, RRSET, cloudflare_zone, hetzner_zone
 from tools.adopt import matching
 from tools.check import dns as check_dns
-from tools.review import program
+from tools.review import program, stackfile
 
 PAGE = REPO_ROOT / "docs" / "dns-cutover.md"
 STACKS = ("prod", "alpha")
@@ -264,8 +264,14 @@ def test_each_step_shows_its_change_and_exactly_its_plan_diff(plans, i):
             )
 
 
-def test_the_snippets_say_what_the_steps_do():
-    """The YAML on the page is the change the test applies (the lines it sets)."""
+def test_the_snippets_say_what_the_steps_do_and_every_steps_files_load(tmp_path):
+    """The YAML on the page is the change the test applies (the lines it sets); the stack files
+    of every step pass the loader."""
+    for i in range(len(STEPS) + 1):
+        for stack, doc in files_after(i).items():
+            path = tmp_path / f"Pulumi.{stack}.yaml"
+            path.write_text(yaml.dump(doc, Dumper=DUMPER, sort_keys=False))
+            assert stackfile.read_stack(stack, str(path)).config().environment == stack
     published = yaml.safe_load(PUBLISH_SNIPPET.strip("`").removeprefix("yaml\n"))
     assert published["socialcoop-infra:dns"]["providers"] == ["cloudflare", "hetzner"]
     assert yaml.safe_load(LOWER_SNIPPET.strip("`").removeprefix("yaml\n")) == {

@@ -5,6 +5,8 @@ file, schema conformance with the locked pulumi-hcloud, and nothing changed with
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 import typing
 from collections.abc import Awaitable, Mapping, Sequence
 
@@ -15,6 +17,7 @@ import pytest
 import yaml
 
 from components.core import costs
+from components.core.errors import REPO_ROOT
 from components.dns import hetzner_zone as component
 from components.dns.providers import hetzner
 from components.dns.records import ResolvedRecord
@@ -574,3 +577,73 @@ def test_the_convergeable_properties_are_real_inputs():
     for rtype, props in ((ZONE, component.ZONE_CONVERGE), (RRSET, component.RRSET_CONVERGE)):
         assert set(props) <= set(sdk_inputs(ARGS[rtype]))
         assert not set(props) & {"name", "mode", "zone", "type"}  # identity: replaces
+
+
+def test_one_address_written_twice_at_a_name_is_a_duplicate(config_error):
+    """Hetzner wants the values of a record set distinct (Cloudflare refuses identical records):
+    a `host:` reference and the same address written out are one record twice."""
+    err = config_error("prod", record_at("rhizome", type="A", value="203.0.113.10"))
+    assert err.path == "dns.records.rhizome[2]"
+    assert (
+        err.allowed
+        == "the same A record at rhizome.social.coop is already declared (dns.records.rhizome[0]); remove one"
+    )
+
+
+def test_a_hetzner_cloud_address_written_out_as_well_stops_the_plan(tmp_path):
+    """hypha's address is known only once the server exists: the record set says it at apply
+    (run apart: a failed apply leaves tasks behind in the mock engine's event loop)."""
+    doc = stack_doc("prod")
+    providers(*BOTH)(doc["config"])
+    record_at("hypha", type="A", value="198.51.100.125", id="two")(
+        doc["config"]
+    )  # the plan's address of hypha
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.dump(doc, Dumper=DUMPER, sort_keys=False))
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "prod", "--config", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1] == (
+        "pulumi.errors.RunError: hypha A: the value '198.51.100.125' twice; Hetzner keeps each value once"
+    )
+
+
+def test_the_component_outputs_the_assigned_name_servers_without_dots_and_depends_on_the_zone(
+    pulumi_mocks, captured_options, load_config
+):
+    """With the zone's real output (the API's names end with a dot), the registrar's form; every
+    record set waits for the zone (they name it, so no Output links them)."""
+    answer = pulumi_mocks.new_resource
+    assigned = ["hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de."]
+
+    def new_resource(args):
+        rid, state = answer(args)
+        if args.typ == ZONE:
+            state["authoritativeNameservers"] = {"assigneds": assigned}
+        return rid, state
+
+    pulumi_mocks.new_resource = new_resource
+    cfg = load_config("prod", providers(*BOTH))
+    addresses = {n: component.HostAddresses(h.fqdn, "192.0.2.9", "2001:db8::9") for n, h in cfg.hosts.items()}
+
+    @pulumi.runtime.test
+    def run():
+        hz = component.HetznerZone("dns", component.HetznerZoneArgs(cfg, addresses, "fake-token"))
+
+        def check(names):
+            assert names == ["hydrogen.ns.hetzner.com", "oxygen.ns.hetzner.com", "helium.ns.hetzner.de"]
+            assert len(hz.rrsets) == 26
+            for key_ in hz.rrsets:
+                opts = captured_options[f"dns-{key_}"]
+                assert len(opts.depends_on) == 1 and opts.delete_before_replace and opts.provider is not None
+            assert not captured_options["dns-zone"].depends_on  # the zone waits for nothing
+            assert captured_options["dns-zone"].protect and captured_options["dns-provider"].parent is hz
+
+        return hz.nameservers.apply(check)
+
+    return run()

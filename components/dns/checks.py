@@ -7,6 +7,7 @@ the key path, the value and the rule for the first that breaks.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -224,7 +225,8 @@ def _check_together(cfg: StackConfig, records: list[ResolvedRecord], fail) -> No
     seen: dict[tuple, ResolvedRecord] = {}
     for r in records:
         by_name.setdefault(r.name, []).append(r)
-        value = r.value.lower() if r.type in TARGET_TYPES + ADDRESS_TYPES else r.value
+        value = _known_value(cfg, r)
+        value = value.lower() if r.type in TARGET_TYPES + ADDRESS_TYPES else value
         same = (r.name, r.type, value, r.priority, r.weight, r.port)
         if same in seen:
             raise fail(
@@ -252,6 +254,18 @@ def _check_together(cfg: StackConfig, records: list[ResolvedRecord], fail) -> No
                 f"a CNAME must be the only record at its name (RFC 1034 §3.6.2), but "
                 f"{fqdn(name, cfg.domain)} also has {other.type} from {other.path}",
             )
+
+
+def _known_value(cfg: StackConfig, r: ResolvedRecord) -> str:
+    """The content, a ``host:`` reference resolved where the config knows it (a VPS's address,
+    any host's name): one address written twice at a name is a duplicate however it is written."""
+    host = cfg.hosts.get(r.host) if r.host is not None else None
+    if host is None:
+        return r.value
+    if r.type == "CNAME":
+        return host.fqdn
+    known = host.vps.ipv4 if r.type == "A" and host.vps else host.vps.ipv6 if host.vps else None
+    return str(ipaddress.ip_address(known)) if known else r.value
 
 
 def _mail_names(cfg: StackConfig, records: list[ResolvedRecord]) -> set[str]:

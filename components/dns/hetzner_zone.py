@@ -71,6 +71,15 @@ class HetznerZoneArgs:
     token: pulumi.Input[str]  # the DNS project's token (dns_token())
 
 
+def _distinct(entries: list[dict[str, str]], where: str) -> list[dict[str, str]]:
+    """Two host references that turn out to be one address (a Hetzner Cloud server's, known only
+    once it exists; the loader catches the others): one line, no traceback."""
+    try:
+        return hetzner.distinct(entries, where)
+    except ValueError as e:
+        raise pulumi.RunError(str(e)) from None
+
+
 def _entry(r: ResolvedRecord, addresses: dict[str, HostAddresses]) -> Any:
     if r.host is None:
         return hetzner.record(r, r.content)
@@ -127,7 +136,7 @@ class HetznerZone(pulumi.ComponentResource):
                 name=rrset.name,
                 type=rrset.type,
                 ttl=rrset.ttl,
-                records=entries.apply(lambda es, where=where: hetzner.distinct(list(es), where)),
+                records=entries.apply(lambda es, where=where: _distinct(list(es), where)),
                 change_protection=False,
                 labels=labels,
                 opts=child_opts(
