@@ -647,3 +647,17 @@ def test_the_component_outputs_the_assigned_name_servers_without_dots_and_depend
         return hz.nameservers.apply(check)
 
     return run()
+
+
+def test_import_ids_refuses_a_stack_that_does_not_publish_to_cloudflare(write_stack, capsys):
+    from tools.adopt import import_ids
+
+    def only_hetzner(c):
+        c[key("dns")].update(providers=["hetzner"])
+        del c[key("dns")]["zone_id"], c[key("dns")]["imports"]
+
+    path = write_stack("prod", only_hetzner)
+    assert import_ids.main(["--stack", "prod", "--config", str(path), "--from-json", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}: dns.providers has no cloudflare: there is nothing to import from Cloudflare\n"
+    )
