@@ -361,6 +361,7 @@ def test_adopting_the_zone_imports_it_by_name_and_each_record_set_by_zone_name_t
     (zone,) = of(plan, ZONE)
     assert zone.options["import"] == "social.coop" and zone.options["retain_on_delete"]
     assert zone.options["ignore_changes"] == list(component.ZONE_CONVERGE)  # prod is still adopting
+    assert matching.undecided(plan.resources, matching.load_new_in_prod()) == []  # all adopted
     for r in of(plan, RRSET):
         assert r.options["import"] == f"social.coop/{r.inputs['name']}/{r.inputs['type']}"
         assert r.options["ignore_changes"] == list(component.RRSET_CONVERGE)
