@@ -134,3 +134,35 @@ def test_a_bad_server_or_extra_stacks_without_compare_are_usage_errors(capsys):
     err = capsys.readouterr().err
     assert "--compare 127.0.0.1:x: expected a name server as HOST, HOST:PORT or [IPv6]:PORT" in err
     assert "several stacks only with --compare" in err
+
+
+def test_a_delegation_is_compared_too(capsys, pair, write_stack, tmp_path):
+    """An authoritative server answers for a delegated name with a referral (the NS set in the
+    authority section): compared like any answer."""
+    a, b = pair
+
+    def delegate(*servers):
+        def mutate(c):
+            c[key("dns")]["records"]["lists"] = [
+                {"type": "NS", "value": ns, "id": f"ns{i}"} for i, ns in enumerate(servers)
+            ]
+
+        return mutate
+
+    ours = write_stack("prod", delegate("ns1.example.net", "ns2.example.org"))
+    ours = ours.rename(tmp_path / "ours.yaml")
+    theirs = write_stack("prod", delegate("ns1.example.net"))
+    original = {s: s.zones["social.coop"] for s in (a, b)}
+    a.load("social.coop", social_coop_zone("--config", str(ours), "--config", ALPHA, serial=3))
+    b.load("social.coop", social_coop_zone("--config", str(theirs), "--config", ALPHA, serial=3))
+    try:
+        argv = ["prod", "--config", str(ours), "--compare", f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"]
+        rc = check_dns.main([*argv, "--nameserver", "127.0.0.1", "--port", str(a.port)])
+        out = capsys.readouterr().out.splitlines()
+    finally:
+        for server, zone in original.items():
+            server.load("social.coop", zone)
+    assert rc == 1
+    assert [line for line in out if line.startswith("difference: ")] == [
+        f"difference: only at 127.0.0.1:{a.port}: lists.social.coop NS ns2.example.org (ttl 3600)"
+    ]

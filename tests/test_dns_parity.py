@@ -30,11 +30,16 @@ LONG = "google-site-verification=" + "x" * 275  # 300 bytes: two strings at Hetz
 def hetzner_too(extra_record: bool):
     def mutate(c: dict) -> None:
         c[key("dns")]["providers"] = ["cloudflare", "hetzner"]
-        if extra_record:  # a TXT longer than one string, and an SRV
+        if extra_record:  # a TXT longer than one string, an SRV, a delegation, a wildcard
             c[key("dns")]["records"]["verify"] = [{"type": "TXT", "value": LONG}]
             c[key("dns")]["records"]["_xmpp-server._tcp"] = [
                 {"type": "SRV", "priority": 5, "weight": 0, "port": 5269, "value": "xmpp.example.org"}
             ]
+            c[key("dns")]["records"]["lists"] = [
+                {"type": "NS", "value": "ns1.example.net", "id": "ns1"},
+                {"type": "NS", "value": "ns2.example.org", "id": "ns2"},
+            ]
+            c[key("dns")]["records"]["*.apps"] = [{"type": "CNAME", "value": "hypha.social.coop"}]
 
     return mutate
 
@@ -69,9 +74,8 @@ def servers(tmp_path_factory, resources):
 def ask(server: Knot, name: str, rtype: str) -> tuple[frozenset[str], set[int]]:
     query = dns.message.make_query(name, rtype)
     response = dns.query.udp(query, "127.0.0.1", port=server.port, timeout=2)
-    rrsets = [
-        r for r in response.answer if r.name.to_text() == name and r.rdtype == dns.rdatatype.from_text(rtype)
-    ]
+    sections = [*response.answer, *response.authority]  # a delegation's NS set comes as a referral
+    rrsets = [r for r in sections if r.name.to_text() == name and r.rdtype == dns.rdatatype.from_text(rtype)]
     return frozenset(rd.to_text() for r in rrsets for rd in r), {r.ttl for r in rrsets}
 
 
@@ -134,8 +138,8 @@ def broken(resources, name: str, rtype: str, edit) -> list[program.PlannedResour
 def test_both_providers_serve_the_same_zone(servers, resources):
     problems, compared = parity(servers, resources)
     assert problems == []
-    # every record set of both stacks answered: prod 26 + 2 extra, alpha 4 (A, AAAA, 2 TXT)
-    assert compared == len([r for r in resources if r.type == RRSET]) == 32
+    # every record set of both stacks answered: prod 26 + 4 extra, alpha 4 (A, AAAA, 2 TXT)
+    assert compared == len([r for r in resources if r.type == RRSET]) == 34
 
 
 def test_a_missing_trailing_dot_is_caught(servers, resources, hetzner_reset):
@@ -144,6 +148,15 @@ def test_a_missing_trailing_dot_is_caught(servers, resources, hetzner_reset):
     assert problems == [
         "email.mg.social.coop. CNAME: Cloudflare ['mailgun.org.'] ttl {3600}, "
         "Hetzner ['mailgun.org.social.coop.'] ttl {3600}"
+    ]
+
+
+def test_a_delegation_without_trailing_dots_is_caught(servers, resources, hetzner_reset):
+    bad = broken(resources, "lists", "NS", lambda vs: [v.rstrip(".") for v in vs])
+    problems, _ = parity(servers, bad)
+    assert problems == [
+        "lists.social.coop. NS: Cloudflare ['ns1.example.net.', 'ns2.example.org.'] ttl {3600}, "
+        "Hetzner ['ns1.example.net.social.coop.', 'ns2.example.org.social.coop.'] ttl {3600}"
     ]
 
 

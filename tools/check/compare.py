@@ -5,8 +5,8 @@
 
 Before the name servers of a zone change (docs/dns-cutover.md), both providers must serve the
 same zone. This asks each server directly, recursion off, for every name the stacks plan and
-every type ``tools.check_dns`` knows (A, AAAA, CNAME, MX, TXT, CAA, SRV, NS), and reports each
-difference in one line:
+every type ``tools.check_dns`` knows (A, AAAA, CNAME, MX, TXT, CAA, SRV, NS; a delegation's NS
+set too, which a server gives as a referral), and reports each difference in one line:
 
 - ``only at A``: A serves a record B does not (at that name and type);
 - ``TTL``: both serve the record, with different TTLs.
@@ -69,7 +69,9 @@ def planned_names(cfgs: list[StackConfig]) -> list[str]:
 
 
 def _answers(zone: Resolver, name: str, rtype: str) -> dict[object, int]:
-    return {served_data(rtype, rd): ttl for ttl, rd in zone.query(name, rtype).of(rtype)}
+    """The records of one name and type; a delegation's NS set too (given as a referral)."""
+    answer = zone.query(name, rtype, referral=rtype == "NS")
+    return {served_data(rtype, rd): ttl for ttl, rd in answer.of(rtype)}
 
 
 def differences(
