@@ -12,6 +12,7 @@ import pulumi
 from components.core import boundary, costs
 from components.core.config import load_from_pulumi
 from components.core.protection import Protection
+from components.dns.hetzner_zone import HetznerZone, HetznerZoneArgs, dns_token
 from components.dns.zone import Zone, ZoneArgs
 from components.hosts.addresses import HostAddresses
 from components.hosts.admin_keys import AdminKeys, AdminKeysArgs
@@ -63,9 +64,14 @@ if cfg.ansible is not None:
     AnsiblePlaybook("ansible", AnsiblePlaybookArgs(cfg.ansible, inventory, list(machines.values())))
 
 # --- DNS and mail authentication --------------------------------------------------------
-# One Cloudflare record per declared or generated record (docs/dns.md); hosts' addresses fill
-# in `host:` references.
-zone = Zone("social-coop", ZoneArgs(cfg, addresses))
+# The same records at each provider in dns.providers (docs/dns.md): one Cloudflare record per
+# declared or generated record; one Hetzner record set per name and type (and, in prod, the
+# zone). Hosts' addresses fill in `host:` references.
+if "cloudflare" in cfg.dns.providers:
+    zone = Zone("social-coop", ZoneArgs(cfg, addresses))
+hetzner_dns = None
+if "hetzner" in cfg.dns.providers:
+    hetzner_dns = HetznerZone("hetzner-dns", HetznerZoneArgs(cfg, addresses, dns_token()))
 
 # --- object storage ---------------------------------------------------------------------
 # Spaces buckets and one key per stack with read/write on this stack's buckets only.
@@ -91,6 +97,9 @@ pulumi.export(
 )
 pulumi.export("ansible_inventory", inventory)
 pulumi.export("monthly_cost", costs.monthly_cost(cfg))  # estimate excl. VAT: docs/costs.md
+# DNS: the name servers to give the registrar when the zone moves to Hetzner (docs/dns-cutover.md)
+if hetzner_dns is not None and hetzner_dns.nameservers is not None:
+    pulumi.export("hetzner_nameservers", hetzner_dns.nameservers)
 # storage: the .env.production block (secret: it holds the key) and where dumps go
 if storage_key is not None and media is not None:
     keys = pulumi.Output.all(storage_key.access_key, storage_key.secret_key)

@@ -34,6 +34,11 @@ VOLUME = "hcloud:index/volume:Volume"
 VOLUME_ATTACHMENT = "hcloud:index/volumeAttachment:VolumeAttachment"
 RDNS = "hcloud:index/rdns:Rdns"
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+ZONE = "hcloud:index/zone:Zone"  # Hetzner DNS: the zone (prod's) and its record sets
+RRSET = "hcloud:index/zoneRrset:ZoneRrset"
+# The DNS provider (dns.providers) each DNS type belongs to: while it is `dns.retiring`, prod
+# declares its resources unprotected (and retained on delete) on purpose (docs/dns-cutover.md).
+DNS_PROVIDER_OF = {RECORD: "cloudflare", ZONE: "hetzner", RRSET: "hetzner"}
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
 BUCKET_CORS = "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey"
@@ -42,7 +47,7 @@ LOCAL = "command:local:Command"  # the Ansible hand-off (components/hosts/playbo
 
 # Stateful or traffic-carrying: what prod must protect. A volume holds data; detaching one
 # (deleting its attachment) takes the disk from under a running server.
-PROTECTED_IN_PROD = (SERVER, PRIMARY_IP, RECORD, BUCKET, SPACES_KEY, VOLUME, VOLUME_ATTACHMENT)
+PROTECTED_IN_PROD = (SERVER, PRIMARY_IP, RECORD, ZONE, RRSET, BUCKET, SPACES_KEY, VOLUME, VOLUME_ATTACHMENT)
 SERVER_IGNORES = ("userData", "sshKeys", "image")  # changing any of them rebuilds a server
 BASE_TCP_PORTS = frozenset({22, 80, 443})
 SPACES_KEY_PERMISSIONS = ("read", "readwrite")  # never "fullaccess"
@@ -64,6 +69,7 @@ class Stack:
     declared_ports: frozenset[tuple[str, int]] = field(default_factory=frozenset)  # (protocol, port)
     decommission: str | None = None  # prod with protect: false, and why (docs/config.md)
     problem: str | None = None  # not a stack of the boundary, or its config says another one
+    retiring: frozenset[str] = frozenset()  # dns.retiring: DNS providers being let go
 
 
 def stack_is_prod_or_alpha(r: Res, s: Stack) -> list[str]:
@@ -72,6 +78,8 @@ def stack_is_prod_or_alpha(r: Res, s: Stack) -> list[str]:
 
 def prod_protects_stateful(r: Res, s: Stack) -> list[str]:
     if s.environment == "prod" and r.type in PROTECTED_IN_PROD and not r.protect and not s.decommission:
+        if DNS_PROVIDER_OF.get(r.type) in s.retiring:  # let go on purpose, retained on delete
+            return []
         return [f"{r.name} ({r.type}) must be protected in prod (protect: true)"]
     return []
 
@@ -119,6 +127,15 @@ def _off_limits(r: Res, s: Stack) -> list[str]:
     claims: list[tuple[Any, Any]] = []  # (value, rule)
     if r.type == RECORD:
         claims.append((r.props.get("name"), boundary.name_problem))
+    elif r.type == ZONE:
+        claims.append((r.props.get("name"), boundary.zone_problem))
+    elif r.type == RRSET:
+        name = r.props.get("name")
+        if isinstance(name, str) and name:
+            claims.append(
+                (boundary.ZONE if name == "@" else f"{name}.{boundary.ZONE}", boundary.name_problem)
+            )
+        claims.append((r.props.get("zone"), boundary.zone_reference_problem))
     elif r.type == RDNS:
         claims.append((r.props.get("dnsPtr"), boundary.name_problem))
     elif r.type == BUCKET:
@@ -235,12 +252,14 @@ def facts(pulumi_config: dict[str, str], stack: str | None = None) -> Stack:
                 ports.add((p.get("protocol", "tcp"), port))
     unprotected = cfg.get("protect") not in (True, "true")
     reason = cfg.get("decommission")
+    retiring = _mapping(cfg.get("dns")).get("retiring")
     return Stack(
         environment=env,
         theirs=boundary.claims(boundary.other(env)) if not problem else Claims(""),
         declared_ports=frozenset(ports),
         decommission=str(reason) if env == "prod" and unprotected and reason else None,
         problem=problem,
+        retiring=frozenset(str(p) for p in retiring) if isinstance(retiring, list) else frozenset(),
     )
 
 
@@ -290,8 +309,9 @@ RULES = {
     ),
     "prod-protects-stateful": (
         prod_protects_stateful,
-        "In prod, servers, primary IPs, volumes and their attachments, records, buckets and keys are "
-        "protected (unless a decommission says why).",
+        "In prod, servers, primary IPs, volumes and their attachments, DNS records, zones and record sets, "
+        "buckets and keys are protected (unless a decommission says why, or dns.retiring lets a DNS "
+        "provider go).",
         "mandatory",
     ),
     "prod-servers-ignore-rebuild-inputs": (

@@ -164,7 +164,7 @@ def test_vps_with_monthly_price_counts(load_config):
 
 def test_price_table_has_checked_date_source_and_currency_per_provider():
     table = costs.load_prices()
-    assert set(table) == {"hetzner_cloud", "digitalocean_spaces"}
+    assert set(table) == {"hetzner_cloud", "digitalocean_spaces", "hetzner_dns"}
     for provider, entry in table.items():
         assert isinstance(entry["checked"], datetime.date), provider
         assert entry["source"].startswith("https://"), provider

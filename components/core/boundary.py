@@ -26,8 +26,11 @@ from typing import Any
 
 from components.core.errors import PROJECT, REPO_ROOT, ConfigError
 
-ZONE = "social.coop"  # the Cloudflare zone both stacks write into
+ZONE = "social.coop"  # the zone both stacks write into (at each DNS provider in dns.providers)
 STACKS = ("prod", "alpha")  # the only stacks; the stack named X holds `environment: X`
+# The stack that owns the zone itself where a provider makes it an object (Hetzner DNS): prod.
+# alpha never declares a zone; it writes its record sets into prod's, by the zone's name.
+ZONE_OWNER = "prod"
 ALPHA_DOMAIN = f"alpha.{ZONE}"  # alpha owns this name and every name under it; prod the rest
 ALPHA_BUCKET_PREFIX = "alpha-"  # every alpha bucket name starts with it; no prod bucket name does
 HERE = "components/core/boundary.py"
@@ -238,6 +241,23 @@ def machine_problem(stack: str, machine: str, theirs: Claims) -> str | None:
         f"{theirs.source} declares this machine: the {theirs.stack} stack's ({HERE}); {where}"
         "a host here runs on its own stack's machines"
     )
+
+
+def zone_problem(stack: str, zone: str, theirs: Claims) -> str | None:
+    """A DNS zone object (Hetzner's ``Zone``): only ZONE_OWNER declares one, and only ZONE."""
+    if stack != ZONE_OWNER:
+        return (
+            f"the zone {ZONE} is the {ZONE_OWNER} stack's ({HERE}); {stack} writes only its record sets "
+            f"at or under {ALPHA_DOMAIN} into it"
+        )
+    if normal_name(zone) != ZONE:
+        return f"the only zone is {ZONE} ({HERE})"
+    return None
+
+
+def zone_reference_problem(stack: str, zone: str, theirs: Claims) -> str | None:
+    """The zone a record set is written into: ZONE, by its name (the one form both stacks use)."""
+    return None if zone == ZONE else f"record sets go into the zone {ZONE}, named so ({HERE})"
 
 
 def label_problem(stack: str, label: str, theirs: Claims) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from components.core import boundary
 from components.core.errors import REPO_ROOT
 from components.core.stack import StackConfig
 from components.hosts.models import HetznerCloud, Vps
@@ -128,6 +129,21 @@ def _spaces_lines(
     return lines, notes
 
 
+# The price table's entry of each DNS provider with one; read (and its date shown) only for a
+# stack that lists the provider in dns.providers. Cloudflare's free plan is not in the table.
+DNS_PRICES = {"hetzner": "hetzner_dns"}
+
+
+def _dns_lines(cfg: StackConfig, prices: dict[str, Any]) -> list[Line]:
+    """The zone at each priced DNS provider; prod owns the zone (alpha's record sets are in it)."""
+    lines = []
+    for provider, entry in DNS_PRICES.items():
+        if provider in cfg.dns.providers and cfg.environment == boundary.ZONE_OWNER:
+            p = prices[entry]
+            lines.append(Line(f"dns-{provider}", f"Hetzner DNS zone {cfg.domain}", p["zone"], p["currency"]))
+    return lines
+
+
 def estimate(cfg: StackConfig, prices: dict[str, Any], spaces_stored_gib: float | None = None) -> CostReport:
     """The stack's monthly cost, line by line, from its config and the price table.
 
@@ -142,13 +158,19 @@ def estimate(cfg: StackConfig, prices: dict[str, Any], spaces_stored_gib: float 
             lines.append(_vps_line(name, host.vps, cfg.source))
     spaces, notes = _spaces_lines(cfg, prices["digitalocean_spaces"], spaces_stored_gib)
     lines += spaces
+    lines += _dns_lines(cfg, prices)
     if any(h.hetzner for h in cfg.hosts.values()):
         notes.append("Hetzner traffic above the amount included with each server, billed per TB.")
     totals: dict[str, float] = {}
     for line in lines:
         if line.amount is not None and line.currency is not None:
             totals[line.currency] = round(totals.get(line.currency, 0.0) + line.amount, 4)
-    checked = {k: str(v["checked"]) for k, v in prices.items() if isinstance(v, dict) and "checked" in v}
+    unused = {entry for provider, entry in DNS_PRICES.items() if provider not in cfg.dns.providers}
+    checked = {
+        k: str(v["checked"])
+        for k, v in prices.items()
+        if isinstance(v, dict) and "checked" in v and k not in unused
+    }
     return CostReport(cfg.environment, cfg.source, tuple(lines), totals, checked, tuple(notes))
 
 

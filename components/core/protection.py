@@ -44,6 +44,7 @@ def child_opts(
     stateful: bool,
     import_id: str | None = None,
     adopt_ignore: Sequence[str] = (),
+    retiring: bool = False,
     **extra,
 ) -> pulumi.ResourceOptions:
     """Options for a component's child (``parent``: the component; None in the unit tests of
@@ -51,14 +52,18 @@ def child_opts(
 
     ``adopt_ignore``: the resource's convergeable properties (Pulumi names, camelCase),
     added to any ``ignore_changes`` only while adopting and only when it is imported.
+    ``retiring``: its provider is being let go (``dns.retiring``): not protected, retained on
+    delete, so that the next change, which drops the provider, forgets it in the state and
+    leaves it in the cloud (the engine refuses to delete a protected resource even when it is
+    retained: pulumi 3.260 pkg/resource/deploy/step.go, DeleteStep.Apply).
     """
     ignore = list(extra.pop("ignore_changes", None) or [])
     if policy.adopting and import_id is not None:
         ignore += [p for p in adopt_ignore if p not in ignore]
     return pulumi.ResourceOptions(
         parent=parent,
-        protect=policy.protect and stateful,
-        retain_on_delete=policy.protect and import_id is not None,
+        protect=policy.protect and stateful and not retiring,
+        retain_on_delete=(policy.protect and import_id is not None) or retiring,
         import_=import_id,
         ignore_changes=ignore or None,
         **extra,

@@ -7,6 +7,7 @@ the key path, the value and the rule for the first that breaks.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from components.core.errors import ConfigError
 from components.core.stack import StackConfig
 from components.core.values import DNS_LABEL
 from components.dns.models import Record
+from components.dns.providers import hetzner
 from components.dns.records import (
     ADDRESS_TYPES,
     CAA_VALUE,
@@ -29,6 +31,7 @@ from components.dns.records import (
 )
 
 PROXIABLE = ("A", "AAAA", "CNAME")
+PROVIDER_NAMES = {"cloudflare": "Cloudflare", "hetzner": hetzner.NAME}
 MAX_TXT = 2048  # Cloudflare's limit for a TXT record's content
 TXT_TEXT = re.compile(r"^[\x20-\x7e]*$")
 SRV_NAME = re.compile(r"^_[a-z0-9-]+\._(tcp|udp|tls)(\.|$)", re.IGNORECASE | re.ASCII)
@@ -44,6 +47,7 @@ def check(cfg: StackConfig) -> None:
         _check_declared(cfg, r, fail)
     records = resolve(cfg)
     _check_generated_txt(records, fail)
+    _check_providers(cfg, records, fail)
     _check_ownership(cfg, records, fail)
     _check_together(cfg, records, fail)
     _check_mail(cfg, records, fail)
@@ -69,9 +73,8 @@ def _check_declared(cfg: StackConfig, r: Record, fail) -> None:
             r.path, r.name, "no CNAME at the apex (RFC 1034 §3.6.2: the apex has SOA and NS); use A/AAAA"
         )
     if r.type == "NS" and name == "@":
-        raise fail(
-            r.path, r.name, "the apex NS records are Cloudflare's; NS is only for delegating a subdomain"
-        )
+        owners = " and ".join(f"{PROVIDER_NAMES[p]}'s" for p in cfg.dns.providers)
+        raise fail(r.path, r.name, f"the apex NS records are {owners}; NS is only for delegating a subdomain")
     if r.type == "SRV" and not SRV_NAME.match(name):
         raise fail(r.path, r.name, "an SRV name starts with _service._proto, e.g. _imaps._tcp")
     if r.proxied and r.type not in PROXIABLE:
@@ -133,6 +136,64 @@ def _check_value(cfg: StackConfig, r: Record, fail) -> None:
         raise fail(path, v, 'a CAA value like 0 issue "letsencrypt.org" (tags: issue, issuewild, iodef)')
 
 
+def _check_providers(cfg: StackConfig, records: list[ResolvedRecord], fail) -> None:
+    """What each listed provider can hold (dns.providers): Cloudflare takes every record the
+    models allow; Hetzner (components/dns/providers/hetzner.py) no proxy, no TTL under 60, one
+    TTL per name and type, only its record types, and never the zone's SOA or apex NS."""
+    dns = cfg.dns
+    if dns.zone_id is None:  # Cloudflare is not listed (the model requires the ID when it is)
+        for r in dns.records:
+            if r.import_id is not None:
+                raise fail(
+                    f"{r.path}.import_id",
+                    r.import_id,
+                    "a Cloudflare import ID, but there is no dns.zone_id (cloudflare is not in dns.providers): remove it",
+                )
+        for k, v in dns.imports.items():
+            raise fail(
+                f"dns.imports.{k}",
+                v,
+                "a Cloudflare import ID, but there is no dns.zone_id (cloudflare is not in dns.providers): remove it",
+            )
+    if "hetzner" not in dns.providers:
+        return
+    if dns.hetzner is not None and dns.hetzner.adopt and cfg.environment != boundary.ZONE_OWNER:
+        raise fail(
+            "dns.hetzner.adopt",
+            True,
+            "only prod imports existing resources; alpha creates (and destroys) its own: remove it",
+        )
+    floor = f"at least {hetzner.MIN_TTL} while hetzner is in dns.providers (Hetzner's lowest TTL)"
+    if dns.default_ttl < hetzner.MIN_TTL:
+        raise fail("dns.default_ttl", dns.default_ttl, floor)
+    if cfg.migration is not None and cfg.migration.ttl < hetzner.MIN_TTL:
+        raise fail("migration.ttl", cfg.migration.ttl, floor)
+    for declared in dns.records:
+        if declared.proxied:
+            raise fail(
+                f"{declared.path}.proxied",
+                True,
+                "Hetzner has no proxy (nor an automatic TTL): remove proxied while hetzner is in dns.providers",
+            )
+        if declared.ttl is not None and declared.ttl < hetzner.MIN_TTL:
+            raise fail(f"{declared.path}.ttl", declared.ttl, floor)
+    first: dict[tuple[str, str], ResolvedRecord] = {}
+    for rec in records:
+        if rec.type not in hetzner.TYPES or rec.type in hetzner.OWN:
+            held = ", ".join(t for t in hetzner.TYPES if t not in hetzner.OWN)
+            raise fail(rec.path, rec.type, f"Hetzner DNS holds {held}; not {rec.type}")
+        if rec.ttl < hetzner.MIN_TTL:
+            raise fail(rec.path, rec.ttl, floor)
+        other = first.setdefault((rec.name, rec.type), rec)
+        if other.ttl != rec.ttl:
+            raise fail(
+                rec.path,
+                rec.ttl,
+                f"Hetzner keeps one TTL per name and type, and {fqdn(rec.name, cfg.domain)} {rec.type} "
+                f"from {other.path} has {other.ttl}: give them the same ttl",
+            )
+
+
 def _check_generated_txt(records: list[ResolvedRecord], fail) -> None:
     """SPF, DMARC, DKIM... text built from the mail section fits Cloudflare's TXT limit too."""
     for r in records:
@@ -164,7 +225,8 @@ def _check_together(cfg: StackConfig, records: list[ResolvedRecord], fail) -> No
     seen: dict[tuple, ResolvedRecord] = {}
     for r in records:
         by_name.setdefault(r.name, []).append(r)
-        value = r.value.lower() if r.type in TARGET_TYPES + ADDRESS_TYPES else r.value
+        value = _known_value(cfg, r)
+        value = value.lower() if r.type in TARGET_TYPES + ADDRESS_TYPES else value
         same = (r.name, r.type, value, r.priority, r.weight, r.port)
         if same in seen:
             raise fail(
@@ -192,6 +254,18 @@ def _check_together(cfg: StackConfig, records: list[ResolvedRecord], fail) -> No
                 f"a CNAME must be the only record at its name (RFC 1034 §3.6.2), but "
                 f"{fqdn(name, cfg.domain)} also has {other.type} from {other.path}",
             )
+
+
+def _known_value(cfg: StackConfig, r: ResolvedRecord) -> str:
+    """The content, a ``host:`` reference resolved where the config knows it (a VPS's address,
+    any host's name): one address written twice at a name is a duplicate however it is written."""
+    host = cfg.hosts.get(r.host) if r.host is not None else None
+    if host is None:
+        return r.value
+    if r.type == "CNAME":
+        return host.fqdn
+    known = host.vps.ipv4 if r.type == "A" and host.vps else host.vps.ipv6 if host.vps else None
+    return str(ipaddress.ip_address(known)) if known else r.value
 
 
 def _mail_names(cfg: StackConfig, records: list[ResolvedRecord]) -> set[str]:

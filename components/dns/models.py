@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
+from components.core.errors import MISSING
 from components.core.types import (
     FQDN,
     Bool,
@@ -24,6 +25,10 @@ from components.core.types import (
 )
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS")
+# The DNS providers a stack can publish its records to: one adapter each in providers/
+# (docs/dns.md, "More than one DNS provider"; moving between them: docs/dns-cutover.md).
+DNS_PROVIDERS = ("cloudflare", "hetzner")
+DnsProvider = Annotated[str, choice(DNS_PROVIDERS)]
 ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 RECORD_IMPORT = re.compile(r"^[0-9a-f]{32}/[0-9a-f]{32}$")
 EMAIL = re.compile(r"^[a-z0-9._+-]+@([a-z0-9-]+\.)+[a-z]{2,63}$")
@@ -156,10 +161,48 @@ Records = Annotated[
 ]
 
 
+class HetznerDns(Model):
+    """Hetzner DNS (the `social.coop` zone in the Hetzner Console, Cloud API), read while
+    `hetzner` is in `dns.providers`."""
+
+    adopt: Bool = Field(
+        False,
+        description="prod only: the zone already exists at Hetzner (made in the Console): import it "
+        "(by its name) and prod's record sets (`social.coop/<name>/<TYPE>`) instead of creating them; "
+        "alpha adopts nothing ([dns-cutover.md](dns-cutover.md))",
+    )
+
+
 class Dns(Model):
-    zone_id: Annotated[
-        str, pattern(ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32)
-    ] = Field(description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)")
+    zone_id: (
+        Annotated[
+            str,
+            pattern(ZONE_ID, "the zone's 32-character hex ID from the Cloudflare dashboard", max_length=32),
+        ]
+        | None
+    ) = Field(
+        None,
+        description="the zone's 32-character hex ID (Cloudflare dashboard, zone overview)",
+        json_schema_extra={"x-default": "required while `cloudflare` is in `providers`"},
+    )
+    providers: tuple[DnsProvider, ...] = Field(
+        ("cloudflare",),
+        description="where the records are published: `[cloudflare]`, `[cloudflare, hetzner]` while "
+        "moving, `[hetzner]` after ([dns-cutover.md](dns-cutover.md)); every provider gets the same "
+        "records, each written once in this file",
+    )
+    retiring: tuple[DnsProvider, ...] = Field(
+        (),
+        description="providers in `providers` that are being let go: their records stay declared, but "
+        "unprotected and retained on delete, so that removing the provider from `providers` in the "
+        "next change stops managing its records without deleting them "
+        "([dns-cutover.md](dns-cutover.md#7-retire-cloudflare-keeping-its-records))",
+    )
+    hetzner: HetznerDns | None = Field(
+        None,
+        description="Hetzner DNS settings, read while `hetzner` is in `providers`",
+        json_schema_extra={"x-default": "create the zone and the record sets"},
+    )
     default_ttl: Ttl = Field(3600, description="TTL of records that set none")
     records_: dict[RecordKey, Records] = Field(
         {},
@@ -198,6 +241,31 @@ class Dns(Model):
             if isinstance(name, str):
                 seen[name.lower()] = name
         return data
+
+    @model_validator(mode="after")
+    def _providers(self) -> Dns:
+        for key, names in (("providers", self.providers), ("retiring", self.retiring)):
+            twice = next((p for i, p in enumerate(names) if p in names[:i]), None)
+            if twice is not None:
+                raise Refused(f"{twice} is listed twice; name each provider once", key, list(names))
+        if not self.providers:
+            raise Refused(f"at least one of {', '.join(DNS_PROVIDERS)}", "providers", [])
+        for p in self.retiring:
+            if p not in self.providers:
+                raise Refused(
+                    f"{p} is not in providers: retire only a provider the records are still published to",
+                    "retiring",
+                    list(self.retiring),
+                )
+        if set(self.retiring) == set(self.providers):
+            raise Refused(
+                "at least one provider of providers must stay (not retiring): it serves the zone",
+                "retiring",
+                list(self.retiring),
+            )
+        if self.zone_id is None and "cloudflare" in self.providers:
+            raise Refused("required while cloudflare is in providers", "zone_id", MISSING)
+        return self
 
     @model_validator(mode="after")
     def _flatten(self) -> Dns:

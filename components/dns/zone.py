@@ -62,6 +62,7 @@ class Zone(pulumi.ComponentResource):
         super().__init__("socialcoop:dns:Zone", name, None, opts)
         cfg = args.config
         policy = Protection.of(cfg)
+        retiring = "cloudflare" in cfg.dns.retiring  # docs/dns-cutover.md, step 7
         self.records = {}
         names = set()
         for r in resolve(cfg):
@@ -83,6 +84,7 @@ class Zone(pulumi.ComponentResource):
                     stateful=True,
                     import_id=r.import_id,
                     adopt_ignore=TXT_CONVERGE if r.type == "TXT" else RECORD_CONVERGE,
+                    retiring=retiring,
                 ),
             )
         self.names = sorted(names)  # the full names this stack writes, for review

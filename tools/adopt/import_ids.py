@@ -151,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     if loaded is None:
         return 2
     sf, cfg = loaded
+    if "cloudflare" not in cfg.dns.providers:
+        print(
+            f"error: {sf.source}: dns.providers has no cloudflare: there is nothing to import from Cloudflare",
+            file=sys.stderr,
+        )
+        return 2
     addresses = known_addresses(cfg, args.address, parser)
     try:
         if args.from_json:

@@ -31,8 +31,26 @@ def load_new_in_prod(path: Path = NEW_IN_PROD) -> dict[str, dict]:
 
 
 def undecided(resources: list, new: dict[str, dict]) -> list[str]:
-    """Names of the plan's cloud resources with neither an import ID nor an entry in ``new``."""
-    return [r.name for r in resources if r.custom and not r.options.get("import") and r.name not in new]
+    """Names of the plan's cloud resources with neither an import ID nor an entry in ``new``;
+    an entry naming a component covers everything under it (e.g. a new provider's zone). An
+    explicit provider (``pulumi:providers:*``) is no cloud object: nothing to import."""
+    parent = {r.name: r.parent for r in resources}
+
+    def listed(name: str | None) -> bool:
+        while name is not None:
+            if name in new:
+                return True
+            name = parent.get(name)
+        return False
+
+    return [
+        r.name
+        for r in resources
+        if r.custom
+        and not r.type.startswith("pulumi:providers:")
+        and not r.options.get("import")
+        and not listed(r.name)
+    ]
 
 
 def _target(name: str) -> str:

@@ -4,6 +4,7 @@
     python -m tools.check_dns prod --live --address hypha=203.0.113.30,2001:db8:30::2
     python -m tools.check_dns prod --live --gone rhizome      # after retiring a host: the name is gone
     python -m tools.check_dns prod --nameserver 127.0.0.1 --port 5300   # one server (the tests' Knot DNS)
+    python -m tools.check_dns prod alpha --compare NS_A NS_B  # two providers' servers (tools/check/compare.py)
 
 ``--live`` asks the zone's own name servers (found through the machine's resolvers), with
 recursion off, so every TTL is the one the zone holds, not a cache's countdown; the SPF
@@ -248,8 +249,16 @@ def check(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.check_dns", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="stack name: prod or alpha")
-    parser.add_argument("--config", metavar="PATH", help="read this stack file instead of Pulumi.STACK.yaml")
+    parser.add_argument(
+        "stacks", nargs="+", metavar="STACK", help="stack name: prod or alpha (several with --compare)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
+    )
     add_address_option(parser)
     dns_resolver.add_options(parser, "ask the zone's own name servers and the public DNS (needs internet)")
     parser.add_argument(
@@ -259,11 +268,27 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a name that must no longer answer (repeatable)",
     )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("NS_A", "NS_B"),
+        help="ask these two name servers (HOST or HOST:PORT) directly for every planned name and type "
+        "and report each difference between their answers (tools/check/compare.py)",
+    )
     args = parser.parse_args(argv)
-    loaded = cli_stack(args.stack, args.config)
-    if loaded is None:
-        return 2
-    cfg = loaded[1]
+    if args.config and len(args.config) != len(args.stacks):
+        parser.error(f"give --config once per stack ({len(args.stacks)}), or not at all")
+    if len(args.stacks) > 1 and not args.compare:
+        parser.error("several stacks only with --compare")
+    cfgs = []
+    for i, stack in enumerate(args.stacks):
+        loaded = cli_stack(stack, args.config[i] if args.config else None)
+        if loaded is None:
+            return 2
+        cfgs.append(loaded[1])
+    if args.compare:
+        return compare_main(cfgs, args, parser)
+    cfg = cfgs[0]
     addresses = known_addresses(cfg, args.address, parser)
     try:
         resolvers = dns_resolver.from_options(args, cfg.domain)
@@ -277,6 +302,34 @@ def main(argv: list[str] | None = None) -> int:
     for d in differences:
         print(f"difference: {d}")
     print(f"{len(differences)} difference(s)" if differences else "no differences: DNS serves the plan")
+    return 1 if differences else 0
+
+
+def compare_main(cfgs: list[StackConfig], args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--compare NS_A NS_B``: the two servers' answers side by side (tools/check/compare.py)."""
+    from tools.check import compare
+
+    if args.gone or args.address:
+        parser.error("--compare compares two servers with each other: no --gone or --address")
+    via = dns_resolver.Resolver([args.nameserver], port=args.port) if args.nameserver else None
+
+    def resolver() -> dns_resolver.Resolver:
+        return via or dns_resolver.Resolver()  # the machine's resolvers, asked only when needed
+
+    try:
+        spec_a, spec_b = args.compare  # argparse: nargs=2
+        lines, differences = compare.compare(cfgs, spec_a, spec_b, resolver)
+    except ValueError as e:
+        parser.error(f"--compare {e}: expected a name server as HOST, HOST:PORT or [IPv6]:PORT")
+    except dns_resolver.DnsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    for d in differences:
+        print(f"difference: {d}")
+    print(
+        f"{len(differences)} difference(s)" if differences else "no differences: both serve the same answers"
+    )
     return 1 if differences else 0
 
 

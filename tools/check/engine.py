@@ -48,6 +48,7 @@ SDK_PACKAGES = ("pulumi_hcloud", "pulumi_cloudflare", "pulumi_digitalocean", "pu
 # Shapes the providers check before any API call (docs/engine.md). Obviously fake.
 FAKE_TOKENS = {
     "HCLOUD_TOKEN": "fake" + "0" * 60,
+    "HCLOUD_DNS_TOKEN": "fakedns" + "0" * 57,  # Hetzner DNS's own project (docs/dns-cutover.md)
     "CLOUDFLARE_API_TOKEN": "fake-cloudflare-token-" + "0" * 18,
     "DIGITALOCEAN_TOKEN": "fake-digitalocean-token",
     "SPACES_ACCESS_KEY_ID": "FAKESPACESACCESSKEY0",

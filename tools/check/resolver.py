@@ -63,7 +63,9 @@ class Resolver:
             except dns.resolver.NoResolverConfiguration:
                 raise DnsError("this machine has no DNS resolvers configured (/etc/resolv.conf)") from None
 
-    def query(self, name: str, rtype: str) -> Answer:
+    def query(self, name: str, rtype: str, referral: bool = False) -> Answer:
+        """``referral``: also the records of the asked type at ``name`` in the authority section
+        (a delegation's NS set, which an authoritative server gives as a referral)."""
         import dns.exception
         import dns.flags
         import dns.message
@@ -91,7 +93,10 @@ class Resolver:
                 problems.append(f"{server}: {rcode}")
                 continue
             records, cname = [], None
-            for rrset in response.answer:
+            extra = (
+                [r for r in response.authority if r.rdtype == request.question[0].rdtype] if referral else []
+            )
+            for rrset in [*response.answer, *extra]:
                 if rrset.name != qname:
                     continue
                 t = dns.rdatatype.to_text(rrset.rdtype)

@@ -22,6 +22,7 @@ from components.core import boundary
 from components.core.stack import StackConfig
 from components.core.values import line_safe
 from components.dns import records as dns_records
+from components.dns.checks import PROVIDER_NAMES
 from components.storage.settings import DUMP_ROLES
 from tools.review.stackfile import cli_stack
 
@@ -88,7 +89,8 @@ def render_mermaid(cfg: StackConfig) -> str:
             ).append("CNAME")
 
     if pointing:
-        out.append(f'  subgraph dns["DNS names in {cfg.domain} (Cloudflare)"]')
+        hosted = ", ".join(PROVIDER_NAMES[p] for p in cfg.dns.providers)  # dns.providers, in order
+        out.append(f'  subgraph dns["DNS names in {cfg.domain} ({hosted})"]')
         out += [f"    {ids('dns', fqdn)}([{_label(fqdn)}])" for fqdn in pointing]
         out.append("  end")
 

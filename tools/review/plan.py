@@ -46,6 +46,8 @@ SUMMARY_KEYS = {
     "hcloud:index/rdns:Rdns": ("ipAddress", "dnsPtr"),
     "hcloud:index/volume:Volume": ("size",),
     "cloudflare:index/dnsRecord:DnsRecord": ("type", "name", "content", "ttl"),
+    "hcloud:index/zone:Zone": ("name", "mode"),
+    "hcloud:index/zoneRrset:ZoneRrset": ("type", "name", "ttl"),
     "digitalocean:index/spacesBucket:SpacesBucket": ("name", "region", "acl"),
 }
 
@@ -77,6 +79,8 @@ def _flags(r: PlannedResource) -> str:
         flags.append("protect")
     if o.get("retain_on_delete"):
         flags.append("retain on delete")
+    if o.get("delete_before_replace"):
+        flags.append("delete before replace")
     if o.get("ignore_changes"):
         flags.append("ignore " + ",".join(o["ignore_changes"]))
     return f"  [{'; '.join(flags)}]" if flags else ""

@@ -16,6 +16,9 @@ from components.core.config import STACK_FILE_ENV
 from components.core.errors import PROJECT, REPO_ROOT
 from tools.review.stackfile import SECRET, StackFile, read_stack
 
+DNS_TOKEN_ENV = "HCLOUD_DNS_TOKEN"  # components/dns/hetzner_zone.py reads it when hetzner is listed
+FAKE_DNS_TOKEN = "fake-offline-plan-hcloud-dns-token"
+
 
 def fake_address(name: str, version: int) -> str:
     """A stable documentation-range address for a resource the cloud would number."""
@@ -137,17 +140,19 @@ def run_program(stack: StackFile) -> Plan:
 
     def program():
         pulumi.runtime.register_stack_transformation(capture)
-        cwd, given = os.getcwd(), os.environ.get(STACK_FILE_ENV)
+        cwd, given = os.getcwd(), {k: os.environ.get(k) for k in (STACK_FILE_ENV, DNS_TOKEN_ENV)}
         os.chdir(REPO_ROOT)
         os.environ[STACK_FILE_ENV] = str(stack.path.resolve())  # the loader reads which keys it sets
+        os.environ.setdefault(DNS_TOKEN_ENV, FAKE_DNS_TOKEN)  # no credentials offline; shown as [secret]
         try:
             runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
         finally:
             os.chdir(cwd)
-            if given is None:
-                os.environ.pop(STACK_FILE_ENV, None)
-            else:
-                os.environ[STACK_FILE_ENV] = given
+            for k, v in given.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     pmocks._sync_await(run_pulumi_func(program))
 

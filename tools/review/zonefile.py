@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from components.core.stack import StackConfig
 from components.core.types import FQDN
 from components.core.values import line_safe
+from components.dns.checks import PROVIDER_NAMES
 from components.dns.models import EMAIL
 from components.dns.records import ResolvedRecord, quoted, resolve
 from tools.review.stackfile import cli_stack
@@ -93,6 +94,13 @@ def soa_rdata(apex: Apex) -> str:
     return f"{apex.nameservers[0]}. {rname(apex.hostmaster)} {apex.serial} " + " ".join(map(str, SOA_TIMERS))
 
 
+def _hosts(cfg: StackConfig) -> str:
+    """Whose the SOA and apex NS are: the DNS host's, or each listed provider's (dns.providers)."""
+    if cfg.dns.providers == ("cloudflare",):
+        return "the DNS host's"
+    return "each DNS provider's own (" + ", ".join(PROVIDER_NAMES[p] for p in cfg.dns.providers) + ")"
+
+
 def render(
     cfg: StackConfig,
     addresses: dict,
@@ -107,7 +115,7 @@ def render(
     lines = [
         f"; {cfg.domain}: the records of the {stacks} stack{'s' if also else ''} ({sources}).",
         f"; Made by `python -m tools.zonefile {' '.join(c.environment for c, _ in parts)}`"
-        + ("." if apex else "; SOA and apex NS are the DNS host's."),
+        + ("." if apex else f"; SOA and apex NS are {_hosts(cfg)}."),
         f"$ORIGIN {cfg.domain}.",
         f"$TTL {cfg.dns.default_ttl}",
     ]
