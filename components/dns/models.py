@@ -209,7 +209,8 @@ class Dns(Model):
 
 
 class Migration(Model):
-    """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
+    """For a server move, step by step in [migration.md](migration.md): lower the TTL a day ahead, switch,
+    raise it again. Not applied while prod is adopting (migration.md, step 0)."""
 
     ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
     records: Items(Pattern(re.compile(r"^\S+ [A-Z]+$"), "'<name> <TYPE>', e.g. '@ A'", max_length=300)) = (

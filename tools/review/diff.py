@@ -13,6 +13,7 @@ resource's convergeable keys are marked `not applied while adopting`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +21,8 @@ from tools.review.replace_keys import caveat, converge_keys, forces_replace, rep
 
 UNKNOWN = "update or replace? confirm in the real preview"
 PROTECTED_DELETE = (
-    "protected: the real preview will refuse to delete it (`cannot be deleted because it is "
-    'protected`). A deliberate decommission: docs/config.md, "Decommission example (prod)" '
-    "(`protect: false` with `decommission: <why>` in a reviewed merge request of its own)"
+    "protected: the real preview will refuse to delete it (`cannot be deleted because it is protected`); "
+    'deleting it on purpose: docs/reviewing.md, "Deleting a protected resource on purpose"'
 )
 ORDER = ("replace", "delete", "update", "create")
 MISSING = object()
@@ -181,6 +181,17 @@ def _empty(value: Any) -> bool:
     return value is MISSING or value is None
 
 
+# Plans made before assets were shown by content (tools/review/program.py _asset) hold their repr.
+ASSET_REPR = re.compile(r"^<pulumi\.asset\.\w+ object at 0x[0-9a-f]+>$")
+
+
+def _same(o: Any, n: Any) -> bool:
+    if (_empty(o) and _empty(n)) or o == n:
+        return True
+    reprs = [isinstance(v, str) and bool(ASSET_REPR.match(v)) for v in (o, n)]
+    return any(reprs) and all(r or isinstance(v, dict) for r, v in zip(reprs, (o, n), strict=True))
+
+
 def _changes(old: dict[str, Any], new: dict[str, Any], adopting: bool) -> list[Change]:
     rtype, opts = new["type"], new.get("options") or {}
     ignore = set(opts.get("ignore_changes") or [])
@@ -189,7 +200,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any], adopting: bool) -> list[C
     out = []
     for key in [*new_in, *(k for k in old_in if k not in new_in)]:
         o, n = old_in.get(key, MISSING), new_in.get(key, MISSING)
-        if (_empty(o) and _empty(n)) or o == n:
+        if _same(o, n):
             continue
         out.append(
             Change(
@@ -218,10 +229,7 @@ def _option_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         )
     before, after = o.get("ignore_changes") or [], n.get("ignore_changes") or []
     if gone := [k for k in before if k not in after]:
-        notes.append(
-            f"now applied: {', '.join(gone)} (ignored before); where the live resource differs, the real "
-            "preview shows an update"
-        )
+        notes.append(f"now applied: {', '.join(gone)} (ignored before)")
     if added := [k for k in after if k not in before]:
         notes.append(f"now ignored: {', '.join(added)} (ignore_changes): changes to these are not applied")
     return notes

@@ -13,9 +13,19 @@ from tools.review.diff import MISSING, UNKNOWN, Diff, ResourceDiff
 from tools.review.program import is_placeholder, placeholder_networks
 
 
-def _value(v: Any, nets: list) -> str:
+def _whole(v: Any) -> Any:
+    """3600.0 as 3600, also inside lists and mappings (Pulumi hands numbers over as floats)."""
     if isinstance(v, float) and v.is_integer():
-        v = int(v)
+        return int(v)
+    if isinstance(v, dict):
+        return {k: _whole(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_whole(x) for x in v]
+    return v
+
+
+def _value(v: Any, nets: list) -> str:
+    v = _whole(v)
     text = json.dumps(v, default=str) if not isinstance(v, str) or v != "[secret]" else v
     return text + (" (placeholder)" if is_placeholder(v, nets) else "")
 
@@ -35,6 +45,16 @@ def _lines(path: str, o: Any, n: Any, nets: tuple[list, list], indent: str) -> l
             if a != b
             for line in _lines(f"{path}[{i}]", a, b, nets, indent)
         ]
+    if isinstance(o, list) and isinstance(n, list):  # elements added or removed
+        gone, added = [x for x in o if x not in n], [x for x in n if x not in o]
+        head = f"{indent}~ {path}: {len(added)} added, {len(gone)} removed"
+        if not gone and not added:
+            head = f"{indent}~ {path}: the same elements, in another order"
+        return [
+            head,
+            *(f"{indent}    - {_value(x, nets[0])}" for x in gone),
+            *(f"{indent}    + {_value(x, nets[1])}" for x in added),
+        ]
     if isinstance(o, str) and isinstance(n, str) and ("\n" in o or "\n" in n):
         body = [
             f"{indent}    {line[0]} {line[1:]}"
@@ -42,6 +62,11 @@ def _lines(path: str, o: Any, n: Any, nets: tuple[list, list], indent: str) -> l
             if not line.startswith(("---", "+++", "@@"))
         ]
         return [f"{indent}~ {path}: (text, {len(body)} lines differ)", *body]
+    if o is None and isinstance(n, str) and "\n" in n:
+        lines = n.splitlines()
+        return [f"{indent}+ {path}: (text, {len(lines)} lines)", *(f"{indent}    + {line}" for line in lines)]
+    if n is None and isinstance(o, str) and "\n" in o:
+        return [f"{indent}- {path}: (text, {len(o.splitlines())} lines)"]
     if o is None:
         return [f"{indent}+ {path}: {_value(n, nets[1])}"]
     if n is None:
@@ -66,7 +91,7 @@ def resource_lines(diff: Diff, d: ResourceDiff, indent: str = "      ") -> list[
     nets = _nets(diff)
     lines = []
     for c in d.changes:
-        shown = _lines(c.key, c.old, c.new, nets, indent)
+        shown = _lines(c.key, c.old, c.new, nets, indent) or [f"{indent}~ {c.key}"]
         tag = ""
         if c.not_applied_while_adopting:
             tag = "  (not applied while adopting)"

@@ -161,17 +161,28 @@ def notes(diff: Diff) -> list[str]:
                 f"{host.name}: the SSH bootstrap runs again at the next `up` (what it uploads changed: admins, SSH "
                 "settings or the host firewall) and applies them live."
             )
-    for name, host in live.items():
-        if name not in gone and host.kind == "vps":
-            extra = " The bootstrap runs at the next `up`." if host.bootstrap else ""
+    for name in [*live, *(n for n in gone if n not in live)]:
+        before, after = gone.get(name), live.get(name)
+        server = by_name.get(after.server or "") if after is not None else None
+        if (
+            after is not None
+            and after.kind == "hetzner_cloud"
+            and server is not None
+            and server.op == "create"
+        ):
+            out.append(
+                f"{name}: a new Hetzner Cloud server is created at the next `up`, billed from then "
+                "(`python -m tools.plan STACK --cost`)."
+            )
+        if after is not None and after.kind == "vps" and (before is None or before.kind != "vps"):
+            extra = " Its bootstrap runs at the next `up`." if after.bootstrap else ""
             out.append(
                 f"{name}: a host without a cloud API joins the stack: Pulumi creates nothing on it.{extra}"
             )
-    for name, host in gone.items():
-        if name not in live and host.kind == "vps":
+        if before is not None and before.kind == "vps" and (after is None or after.kind != "vps"):
             out.append(
-                f"{name}: leaves the stack: nothing on the machine changes (no cloud API); what runs there, "
-                "and cancelling it at the provider, are done by hand (docs/migration.md, step 7)."
+                f"{name}: the machine without a cloud API leaves the stack: nothing on it changes (Pulumi has no "
+                "hold on it); what still runs there is stopped by hand (docs/migration.md, step 7)."
             )
     for d in diff.resources:
         if d.type == PLAYBOOK and d.op in ("update", "replace", "create"):

@@ -68,11 +68,29 @@ class PlannedResource:
     custom: bool = True
 
 
+def _asset(value: Any) -> dict[str, Any] | None:
+    """An asset as plain data that says what is uploaded: a file by its path in the repository
+    and the sha256 of its content, a text as it is (its repr would hold a memory address)."""
+    import pulumi
+
+    if isinstance(value, pulumi.FileAsset):
+        path = os.path.abspath(value.path)
+        shown = os.path.relpath(path, REPO_ROOT) if path.startswith(str(REPO_ROOT)) else value.path
+        with open(path, "rb") as f:
+            return {"file": shown, "sha256": hashlib.sha256(f.read()).hexdigest()}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    return None
+
+
 def _unwrap_secrets(value: Any) -> Any:
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
         return SECRET
+    asset = _asset(value)
+    if asset is not None:
+        return asset
     if isinstance(value, dict):
         return {k: _unwrap_secrets(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
