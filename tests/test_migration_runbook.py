@@ -60,8 +60,10 @@ STEPS: dict[str, tuple[str, Callable[[dict], None]]] = {
 
 def shown(text: str) -> str:
     """The output as the page shows it: without the first line (it names the two sides, which
-    differ from run to run) and the list of resources whose options alone change."""
+    differ from run to run) and the list of resources whose options alone change, and with
+    "(N unchanged)": the count moves with every record added elsewhere, the steps do not."""
     lines = text.split("\n")[1:]
+    lines[0] = re.sub(r"\(\d+ unchanged\)$", "(N unchanged)", lines[0])
     out, skipping = [], False
     for line in lines:
         if line.startswith("Nothing changes in the cloud"):

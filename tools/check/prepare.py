@@ -4,6 +4,7 @@ decision, so that no routine edit passes the plan and then fails CI without a po
     python -m tools.prepare              # regenerate, then ask about each new prod resource
     python -m tools.prepare --check      # only say what is out of date or undecided (exit 1 if any)
     python -m tools.prepare --new NAME="why creating it is safe, in a sentence"   # answer ahead
+    python -m tools.prepare --rerecord   # and re-record tests/data/plans/ without asking
 
 Generated, no decision needed: the schema and the docs made from the models (`tools.schema
 --write`), the picture of prod (docs/diagram-prod.md and README's block: `tools.diagram prod
@@ -182,7 +183,7 @@ def generate(root: Path, check: bool) -> list[str]:
     return left
 
 
-def recorded(ask: Callable[[str], str] | None, check: bool) -> list[str]:
+def recorded(ask: Callable[[str], str] | None, check: bool, rerecord: bool = False) -> list[str]:
     """The recorded plans (tests/data/plans/): re-recorded only when the contributor says so."""
     from tests import recorded_plans
 
@@ -195,7 +196,7 @@ def recorded(ask: Callable[[str], str] | None, check: bool) -> list[str]:
         f"the recorded plans of {', '.join(changed)} differ from tests/data/plans/: if the change is intended, "
         "re-record them (`python -m tests.recorded_plans --write`) and let the merge request show it"
     )
-    if check or ask is None:
+    if check or (ask is None and not rerecord):
         return [message]
     for stack in sorted({recorded_plans.CASES[name][0] for name in changed}):
         from tools.review import diff_sides
@@ -205,7 +206,10 @@ def recorded(ask: Callable[[str], str] | None, check: bool) -> list[str]:
             print(render_text(diff_sides.make_diff(stack, "HEAD")))
         except diff_sides.DiffError as e:
             print(f"(no diff against HEAD: {e})")
-    if ask("Re-record the plans (the change above is intended)? [y/N] ").strip().lower().startswith("y"):
+    if rerecord or (
+        ask
+        and ask("Re-record the plans (the change above is intended)? [y/N] ").strip().lower().startswith("y")
+    ):
         recorded_plans.main(["--write"])
         return []
     return [message]
@@ -221,6 +225,9 @@ def main(
     parser.add_argument(
         "--new", action="append", default=[], metavar='NAME="REASON"', help="NAME is created new"
     )
+    parser.add_argument(
+        "--rerecord", action="store_true", help="re-record the plans without asking (after showing the diff)"
+    )
     args = parser.parse_args(argv)
     given = dict(item.split("=", 1) for item in args.new if "=" in item)
     if ask is None and sys.stdin.isatty() and not args.check:
@@ -228,7 +235,7 @@ def main(
     try:
         left = generate(root, args.check) + decide(root, given, ask, args.check)
         if root == REPO_ROOT:
-            left += recorded(ask, args.check)
+            left += recorded(ask, args.check, args.rerecord)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

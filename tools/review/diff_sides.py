@@ -88,9 +88,9 @@ def stack_values(data: bytes, label: str) -> tuple[dict[str, Any], dict[str, str
 
 
 def plan_in_process(
-    stack: str, path: str | None, label: str, shown_as: str | None = None, role: str = ""
+    stack: str, path: str | None, label: str, shown_as: str | None = None, base: bool = False
 ) -> Side:
-    """A side planned here, with this checkout's code (``role``: "base " names it in errors)."""
+    """A side planned here, with this checkout's code; a bad stack file's one line says which side."""
     from tools.review.plan import to_json
     from tools.review.program import run_program
 
@@ -99,7 +99,7 @@ def plan_in_process(
         sf.config()
     except ConfigError as e:
         message = str(e).replace(str(path), shown_as) if path and shown_as else str(e)
-        raise DiffError(f"{role}{label}: {message}") from None
+        raise DiffError(f"{'base ' + label if base else WORKING_TREE}: {message}") from None
     plan = run_program(sf)
     resources = json.loads(json.dumps(to_json(plan), default=str))
     values, secure = stack_values(sf.path.read_bytes(), sf.source)
@@ -148,7 +148,7 @@ def sides_for_ref(stack: str, ref: str, config_path: str | None) -> tuple[Side, 
         if _fast_path(sha, stack, config_path, [old_values, new_values]):
             path = Path(tmp) / name
             path.write_bytes(old_file)
-            old = plan_in_process(stack, str(path), label, shown_as=name, role="base ")
+            old = plan_in_process(stack, str(path), label, shown_as=name, base=True)
             return old, plan_in_process(stack, config_path, new_label)
         tree = Path(tmp) / "tree"
         _extract(sha, tree)
@@ -162,8 +162,11 @@ def sides_for_ref(stack: str, ref: str, config_path: str | None) -> tuple[Side, 
         )
         try:
             new = plan_in_process(stack, config_path, new_label)
-        finally:
-            out, err = child.communicate(timeout=600)
+        except BaseException:
+            child.kill()  # the working tree's side failed: REF's plan is not needed any more
+            child.wait(timeout=60)
+            raise
+        out, err = child.communicate(timeout=600)
         if child.returncode != 0:
             lines = err.decode(errors="replace").strip().splitlines() or [f"exit status {child.returncode}"]
             message = lines[-1].removeprefix("error: ").replace(str(tree) + "/", "")
@@ -172,7 +175,7 @@ def sides_for_ref(stack: str, ref: str, config_path: str | None) -> tuple[Side, 
 
 
 def sides_for_file(stack: str, base_file: str, config_path: str | None) -> tuple[Side, Side]:
-    old = plan_in_process(stack, base_file, base_file, role="base ")
+    old = plan_in_process(stack, base_file, base_file, base=True)
     return old, plan_in_process(stack, config_path, WORKING_TREE if config_path is None else config_path)
 
 
