@@ -58,6 +58,10 @@ WHERE = {
         "storage.buckets.{parent}.import: <region>,<name>",
         "the control panel (docs/storage.md)",
     ),
+    "digitalocean:index/spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration": (
+        "storage.buckets.{parent}.import (the bucket's: its CORS rules are imported with it)",
+        "the control panel (docs/storage.md)",
+    ),
 }
 
 
