@@ -19,7 +19,7 @@ import yaml
 
 from components.core.errors import REPO_ROOT
 from tests.conftest import DUMPER, key, stack_doc
-from tools.review import diff_sides, host_effects
+from tools.review import diff_base, diff_sides, host_effects
 from tools.review import plan as plan_tool
 from tools.review.diff import Diff, Side, compare
 from tools.review.diff_text import render_text
@@ -421,7 +421,7 @@ def test_diff_against_a_commit(monkeypatch, capsys, repo):
     def no_tree(*args, **kwargs):
         raise AssertionError("REF's code is this code: no tree of its own, no child process")
 
-    monkeypatch.setattr(diff_sides, "_extract", no_tree)
+    monkeypatch.setattr(diff_base, "extract", no_tree)
     try:
         code, out, err = run(monkeypatch, capsys, repo, "prod", "--diff", "HEAD", "--json")
     finally:

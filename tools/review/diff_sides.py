@@ -4,10 +4,11 @@
   (a code change counts as much as a config change). REF's tree comes out of git
   (`git archive`) into a temporary folder, where this checkout's Python runs REF's own
   `python -m tools.plan STACK --json`, side by side with the working tree's plan in this
-  process. When nothing the program reads differs between REF and the working tree but the
-  stack file itself (the usual merge request: a stack-file edit, docs, the recorded plans),
-  REF's code *is* this code: both plans then run in this process, one after the other, sharing
-  the imports, which costs a fraction of a second plan.
+  process (tools/review/diff_base.py starts it first thing). When nothing the program reads
+  differs between REF and the working tree but the stack file itself (the usual merge request:
+  a stack-file edit, docs, the recorded plans), REF's code *is* this code: both plans then run
+  in this process, one after the other, sharing the imports, which costs a fraction of a
+  second plan.
 - ``--diff-config FILE``: a stack file outside git, planned with this checkout's code.
 
 Exit status: 0 (changes or none), 2 with the loader's one line on a bad stack file on either
@@ -16,48 +17,23 @@ side (saying which), or a base that cannot be planned.
 
 from __future__ import annotations
 
-import fnmatch
-import io
 import json
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from components.core import safe_yaml
 from components.core.errors import PROJECT, REPO_ROOT, ConfigError
-from tools.review import stackfile
+from tools.review import diff_base, stackfile
 from tools.review.diff import Diff, Side, compare
 from tools.review.diff_text import render_text
 
 WORKING_TREE = "working tree"
-# Paths the program and the plan tool never read: a difference only there leaves REF's code
-# equal to this one (besides the stack file itself). Anything else means REF's own code.
-NEVER_READ = (
-    "*.md",
-    "tests/*",
-    "benchmarks/*",
-    "engine/*",
-    ".ci/*",
-    ".gitlab-ci.yml",
-    ".gitignore",
-    "Makefile",
-    "data/new-in-prod.yaml",
-    "docs/examples/*",
-)
 
 
 class DiffError(Exception):
     """A one-line reason the diff cannot be made (printed as `error: ...`, exit 2)."""
-
-
-def _git(*args: str, binary: bool = False) -> Any:
-    p = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, timeout=120)
-    if p.returncode != 0:
-        raise DiffError(f"git {' '.join(args)}: {p.stderr.decode(errors='replace').strip() or p.returncode}")
-    return p.stdout if binary else p.stdout.decode()
 
 
 def stack_values(data: bytes, label: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -106,72 +82,35 @@ def plan_in_process(
     return Side(label, resources, values, secure)
 
 
-def _fast_path(sha: str, stack: str, config_path: str | None, values: list[dict[str, Any]]) -> bool:
-    """REF's code is this checkout's: only never-read files (and the stack file) differ."""
-    if any("ansible" in v for v in values):  # a playbook's folder may be anywhere: it is read whole
-        return False
-    changed = _git("diff", "--name-only", sha, "--").split()
-    changed += _git("ls-files", "--others", "--exclude-standard").split()
-    own = {f"Pulumi.{stack}.yaml"}
-    return all(p in own or any(fnmatch.fnmatch(p, g) for g in NEVER_READ) for p in changed)
-
-
-def _extract(sha: str, into: Path) -> None:
-    with tarfile.open(fileobj=io.BytesIO(_git("archive", "--format=tar", sha, binary=True))) as tar:
-        tar.extractall(into, filter="data")
-
-
 def sides_for_ref(stack: str, ref: str, config_path: str | None) -> tuple[Side, Side]:
     """REF's plan (its own code) and the working tree's."""
-    try:
-        sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
-    except DiffError:
-        raise DiffError(
-            f"{ref} is not a commit in this repository (fetch it first: git fetch origin)"
-        ) from None
-    label = f"{ref} ({sha[:8]})" if not sha.startswith(ref) else sha[:8]
-    name = f"Pulumi.{stack}.yaml"
     new_label = WORKING_TREE if config_path is None else config_path
     try:
-        old_file = _git("show", f"{sha}:{name}", binary=True)
-    except DiffError:
-        return Side(label, [], {}, {}, exists=False), plan_in_process(stack, config_path, new_label)
+        base = diff_base.take(REPO_ROOT, stack, ref, config_path)
+    except diff_base.BaseError as e:
+        raise DiffError(str(e)) from None
     try:
-        old_values = stack_values(old_file, f"{name} at {label}")[0]
-        new_path = Path(config_path) if config_path else REPO_ROOT / name
-        new_values = stack_values(new_path.read_bytes(), name)[0] if new_path.exists() else {}
-    except ConfigError as e:
-        raise DiffError(
-            f"base {label}: {e}" if str(e).startswith(name + " at") else f"{WORKING_TREE}: {e}"
-        ) from None
-    with tempfile.TemporaryDirectory(prefix="socialcoop-diff-") as tmp:
-        if _fast_path(sha, stack, config_path, [old_values, new_values]):
-            path = Path(tmp) / name
-            path.write_bytes(old_file)
-            old = plan_in_process(stack, str(path), label, shown_as=name, base=True)
-            return old, plan_in_process(stack, config_path, new_label)
-        tree = Path(tmp) / "tree"
-        _extract(sha, tree)
-        if not (tree / "tools" / "plan.py").exists():
-            raise DiffError(f"{label} has no tools/plan.py: its plan cannot be made")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tools.plan", stack, "--json"],
-            cwd=tree,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        if base.stack_file is None:
+            return Side(base.label, [], {}, {}, exists=False), plan_in_process(stack, config_path, new_label)
+        name = f"Pulumi.{stack}.yaml"
         try:
-            new = plan_in_process(stack, config_path, new_label)
-        except BaseException:
-            child.kill()  # the working tree's side failed: REF's plan is not needed any more
-            child.wait(timeout=60)
-            raise
-        out, err = child.communicate(timeout=600)
-        if child.returncode != 0:
-            lines = err.decode(errors="replace").strip().splitlines() or [f"exit status {child.returncode}"]
-            message = lines[-1].removeprefix("error: ").replace(str(tree) + "/", "")
-            raise DiffError(f"base {label}: {message}")
-        return Side(label, json.loads(out), old_values, stack_values(old_file, name)[1]), new
+            values, secure = stack_values(base.stack_file, name)
+        except ConfigError as e:
+            raise DiffError(f"base {base.label}: {e}") from None
+        if base.own_code:
+            with tempfile.TemporaryDirectory(prefix="socialcoop-diff-") as tmp:
+                path = Path(tmp) / name
+                path.write_bytes(base.stack_file)
+                old = plan_in_process(stack, str(path), base.label, shown_as=name, base=True)
+            return old, plan_in_process(stack, config_path, new_label)
+        new = plan_in_process(stack, config_path, new_label)  # while REF's child plans
+        try:
+            resources = json.loads(diff_base.finish(base))
+        except diff_base.BaseError as e:
+            raise DiffError(f"base {base.label}: {e}") from None
+        return Side(base.label, resources, values, secure), new
+    finally:
+        diff_base.discard(base)
 
 
 def sides_for_file(stack: str, base_file: str, config_path: str | None) -> tuple[Side, Side]:
