@@ -74,9 +74,14 @@ def undecided_problem(names: list[str]) -> str:
 
 
 def stale_entries(plan: program.Plan, new: dict[str, dict]) -> list[str]:
-    """Entries of data/new-in-prod.yaml that no longer name a created prod resource."""
-    created = {r.name for r in plan.resources if r.custom and not r.options.get("import")}
-    return [name for name in new if name not in created]
+    """Entries of data/new-in-prod.yaml that no longer name a created prod resource (or a
+    component, whose entry covers everything under it)."""
+    named = {r.name: r for r in plan.resources}
+    return [
+        name
+        for name in new
+        if name not in named or (named[name].custom and named[name].options.get("import"))
+    ]
 
 
 def stale_problem(names: list[str]) -> str:

@@ -22,7 +22,7 @@ from tools.review.replace_keys import caveat, converge_keys, forces_replace, rep
 UNKNOWN = "update or replace? confirm in the real preview"
 PROTECTED_DELETE = (
     "protected: the real preview will refuse to delete it (`cannot be deleted because it is protected`); "
-    'deleting it on purpose: docs/reviewing.md, "Deleting a protected resource on purpose"'
+    'a deliberate decommission: docs/reviewing.md, "Deleting a protected resource on purpose"'
 )
 ORDER = ("replace", "delete", "update", "create")
 MISSING = object()

@@ -38,6 +38,12 @@ NEVER_READ = (
     "Makefile",
     "data/new-in-prod.yaml",
     "docs/examples/*",
+    # what a checkout or a CI job leaves beside the tracked files
+    ".cache/*",
+    "out/*",
+    ".gitlab-ci-local/*",
+    ".engine",
+    ".engine/*",
 )
 ANSIBLE = b"socialcoop-infra:ansible"  # in a stack file (a comment too: then REF's own code, to be safe)
 

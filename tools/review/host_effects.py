@@ -211,13 +211,20 @@ def _other_notes(diff: Diff) -> list[str]:
 
         listed = load_new_in_prod()
         options = {r["name"]: r.get("options") or {} for r in diff.new.resources}
+        parent = {r["name"]: r.get("parent") for r in diff.new.resources}
+
+        def decided(name: str | None) -> bool:  # an entry for a component covers what is under it
+            while name is not None and name not in listed:
+                name = parent.get(name)
+            return name is not None
+
         undecided = [
             d.name
             for d in diff.resources
             if d.op == "create"
-            and not d.type.startswith("socialcoop:")
+            and not d.type.startswith(("socialcoop:", "pulumi:providers:"))
             and not options.get(d.name, {}).get("import")
-            and d.name not in listed
+            and not decided(d.name)
         ]
         if undecided:
             out.append(
