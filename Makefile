@@ -4,14 +4,15 @@
 #   make test-target        the real-target tests: boots throwaway Debian 12 machines (root)
 #   make lint               ruff lint and format check, mypy type check
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
-#   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins)
+#   make preview STACK=...  a real, throwaway `pulumi preview` (needs the provider plugins; PULUMI_CLI=... skips the build)
+#   make prepare            before pushing: regenerate what the rules generate, ask what needs a decision
 #   make test-engine        the real-engine tests
 #   make test-pipeline      GitLab's job runner (gitlab-ci-local) runs the CI jobs; the state in a local S3 server
 PYTHON ?= python3
 VENV := .venv
 STACK ?= alpha
 
-.PHONY: plan test test-target lint lock venv system-packages engine preview test-engine pipeline-runner test-pipeline
+.PHONY: prepare plan test test-target lint lock venv system-packages engine preview test-engine pipeline-runner test-pipeline
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +24,17 @@ venv: $(VENV)/.installed
 plan: $(VENV)/.installed
 	$(VENV)/bin/python -m tools.plan $(STACK)
 
+# Before pushing a change (tools/check/prepare.py): regenerated files, new prod resources decided.
+prepare: $(VENV)/.installed
+	$(VENV)/bin/python -m tools.prepare
+
 # The real Pulumi engine, built from Go modules (engine/README.md); seconds when already built.
 engine:
 	@bash engine/build.sh
 
 # A real `pulumi preview --diff` of STACK with the policy pack, throwaway and offline (docs/engine.md).
-preview: $(VENV)/.installed engine
+# With PULUMI_CLI set (an official CLI, engine/README.md) nothing is built: that CLI is used as it is.
+preview: $(VENV)/.installed $(if $(PULUMI_CLI),,engine)
 	$(VENV)/bin/python -m tools.engine preview $(STACK) --policy-pack policy
 
 # The real-engine tests: the real CLI on the real program and policy pack (tests/engine/).

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -24,8 +25,11 @@ class JsonHandler(BaseHTTPRequestHandler):
         pass
 
 
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+def serving(server: Server) -> Iterator[Server]:
     """Serve in a thread until the block ends, then stop and close (the port is freed)."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()

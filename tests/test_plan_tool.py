@@ -166,7 +166,9 @@ def test_invalid_yaml_gives_the_line(runs):
     run = runs["broken"]
     assert run.returncode == 2 and "Traceback" not in run.stderr
     (line,) = run.stderr.splitlines()
-    assert line.startswith(f"error: {run.args[-1]}: not valid YAML (line 4, column 1): ")
+    assert line.startswith(
+        f"error: {run.args[-1]}: not valid YAML (line 4, column 1, inside {PROJECT}:hosts): "
+    )
 
 
 def test_missing_file(capsys, tmp_path):

@@ -18,7 +18,7 @@ from components.core.protection import Protection
 from components.hosts.cloudinit import bootstrap_digest, render_bootstrap_config
 from components.hosts.inventory import render_inventory
 from components.hosts.vps_host import VpsHost, VpsHostArgs
-from tests.conftest import key
+from tests.conftest import key, stack_doc
 
 ANY = ["0.0.0.0/0", "::/0"]
 SERVER_CHILDREN = ("server", "firewall", "ipv4", "ipv6", "ptr-ipv4", "ptr-ipv6")
@@ -168,17 +168,20 @@ def test_alpha_server_has_no_protection(plan):
 def test_adopted_ids_are_imported_and_retained(plan):
     ids = {"server": "1111", "firewall": "2222", "ipv4": "3333", "ipv6": "4444"}
 
-    def mutate(c):
+    newcomer = {"name": "newcomer", "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + "N" * 43}  # a fake
+
+    def mutate(c):  # whoever the committed admins are: the first adopted, one more not yet in the project
         c[key("hosts")]["hypha"]["hetzner_cloud"]["import"] = ids
         c[key("admins")][0]["hcloud_import"] = "5555"
-        c[key("admins")][1].pop("hcloud_import", None)  # a key not in the project yet: created
+        c[key("admins")][1:] = [newcomer]
 
+    first = stack_doc("prod")["config"][key("admins")][0]["name"]
     r = by_name(plan("prod", mutate))
     for child, rid in ids.items():
         assert r[f"hypha-{child}"].options["import"] == rid
         assert r[f"hypha-{child}"].options["retain_on_delete"] is True
-    assert r["admin-keys-alice"].options["import"] == "5555"
-    assert r["admin-keys-bob"].options["import"] is None
+    assert r[f"admin-keys-{first}"].options["import"] == "5555"
+    assert r["admin-keys-newcomer"].options["import"] is None
 
 
 def test_both_kinds_plan_for_alpha(plan):

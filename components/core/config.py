@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from components.core import boundary, safe_yaml, values
 from components.core import rules as stack_rules
-from components.core.errors import MISSING, PROJECT, REPO_ROOT, ConfigError, Secret
+from components.core.errors import MISSING, NOT_SHOWN, PROJECT, REPO_ROOT, ConfigError, Secret, unknown_key
 from components.core.stack import (
     PROVIDER_CREDENTIALS,
     PROVIDER_NAMESPACES,
@@ -180,7 +180,9 @@ def _check_secrets(raw: dict[str, Any], source: str, secret_keys: frozenset[str]
     for k, value in raw.items():
         shown = Secret("") if k in secret_keys else value
         if k not in TOP_LEVEL_KEYS:
-            raise ConfigError(source, k, shown, f"unknown key; allowed here: {', '.join(TOP_LEVEL_KEYS)}")
+            if k not in secret_keys:  # a pasted private key is the graver mistake: say that first
+                _check_private_keys({k: value}, source)
+            raise ConfigError(source, k, NOT_SHOWN, unknown_key(k, TOP_LEVEL_KEYS))
         if k in secret_keys and k not in SECRET_KEYS and k not in SECRET_PARTS:
             raise ConfigError(
                 source,

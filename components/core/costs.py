@@ -61,8 +61,11 @@ def _hetzner_lines(name: str, h: HetznerCloud, prices: dict[str, Any]) -> list[L
     eur = p["currency"]
     server = p["server_types"].get(h.server_type)
     why = ""
-    if server is None:
-        why = f"{h.server_type} is not in data/prices.yaml"
+    unpriced = p.get("no_price") or {}
+    if server is None and h.server_type in (unpriced.get("server_types") or []):
+        why = f"no price for {h.server_type}: {unpriced.get('reason', 'none confirmed')}; prices checked {p['checked']}"
+    elif server is None:
+        why = f"no price for {h.server_type}: {h.server_type} is not in data/prices.yaml"
     elif h.location not in p["price_locations"]:
         server, why = None, f"data/prices.yaml has no prices for location {h.location}"
     lines = [Line(f"{name}-server", f"Hetzner Cloud server {h.server_type} ({h.location})", server, eur, why)]

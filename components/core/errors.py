@@ -25,6 +25,8 @@ class ConfigError(pulumi.RunError):
         self.source, self.path, self.value, self.allowed = source, path, value, allowed
         shown = "(missing)" if value is MISSING else _show(value, path)
         where = f"{PROJECT}:{values.shown_path(path)} = {shown}: " if path else ""  # no path: the file
+        if path and value is NOT_SHOWN:  # the key itself is wrong: lead with it, not with its value
+            where = f"{PROJECT}:{values.shown_path(path)}: "
         super().__init__(values.one_line(f"{source}: {where}{allowed}"))
 
 
@@ -34,6 +36,25 @@ class Missing:
 
 
 MISSING = Missing()
+
+
+class NotShown:
+    """A value left out of the message: the key itself is the mistake (a misspelt key)."""
+
+    def __repr__(self) -> str:
+        return "(not shown)"
+
+
+NOT_SHOWN = NotShown()
+
+
+def unknown_key(key: str, allowed: list[str] | tuple[str, ...] | frozenset[str]) -> str:
+    """What an unknown key's message says: the nearest allowed name, if one is close, and all of them."""
+    import difflib
+
+    near = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"unknown key{hint}; allowed here: {', '.join(allowed)}"
 
 
 def _show(value: Any, path: str) -> str:

@@ -126,9 +126,57 @@ def load(data: bytes, label: str) -> Any:
             loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        inside = enclosing_path(text)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = ", ".join(w for w in (where, f"inside {inside}" if inside else "") if w)
+        where = f" ({where})" if where else ""
         problem = " ".join(str(getattr(e, "problem", None) or e).split())  # libyaml's may span lines
         raise ConfigError(label, "", None, f"not valid YAML{where}: {problem}") from None
+
+
+def enclosing_path(text: str) -> str:
+    """The key path the parser was in when the text stopped being YAML (``socialcoop-infra:hosts.
+    alpha``, the stack file's ``config:`` left out), from the events before the error; "" if none."""
+    frames: list[list] = []  # [is_mapping, key or index, waiting for a key]
+
+    def value_done() -> None:
+        if frames and frames[-1][0]:
+            frames[-1][2] = True
+        elif frames:
+            frames[-1][1] += 1
+
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                if frames and frames[-1][0] and frames[-1][2]:  # a mapping as a key: no name for it
+                    frames[-1][1:] = ["?", False]
+                frames.append(
+                    [
+                        isinstance(event, yaml.MappingStartEvent),
+                        None if isinstance(event, yaml.MappingStartEvent) else 0,
+                        True,
+                    ]
+                )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                frames.pop()
+                value_done()
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if frames and frames[-1][0] and frames[-1][2]:
+                    frames[-1][1:] = [getattr(event, "value", "*"), False]
+                else:
+                    value_done()
+    except yaml.YAMLError:
+        pass
+    parts = []
+    for depth, (is_mapping, at, waiting) in enumerate(frames):
+        if is_mapping and not waiting and at is not None:
+            parts.append(str(at))
+        elif not is_mapping and depth < len(frames) - 1:  # an element that is itself open
+            parts.append(f"[{at}]")
+    path = ""
+    for part in parts:
+        path += part if not path or part.startswith("[") else f".{part}"
+    return path.removeprefix("config.")
 
 
 def _fail(label: str, node: yaml.Node | yaml.Event | None, message: str) -> ConfigError:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from components.core import values
-from components.core.errors import MISSING, REPO_ROOT
+from components.core.errors import MISSING, NOT_SHOWN, REPO_ROOT, unknown_key
 
 PROVIDERS = yaml.safe_load((REPO_ROOT / "data" / "providers.yaml").read_text())
 HOSTNAME_LABEL, DNS_LABEL = values.HOSTNAME_LABEL, values.DNS_LABEL
@@ -66,9 +66,9 @@ class Model(BaseModel):
         keys = _KEYS.get(cls) or _KEYS.setdefault(
             cls, frozenset(f.alias or n for n, f in cls.model_fields.items())
         )
-        for k, v in data.items():
+        for k in data:
             if k not in keys:
-                raise Refused(f"unknown key; allowed here: {', '.join(sorted(keys))}", key=str(k), value=v)
+                raise Refused(unknown_key(str(k), sorted(keys)), key=str(k), value=NOT_SHOWN)
         return {k: v for k, v in data.items() if v is not None}
 
     def _private(self, key: str) -> Any:

@@ -288,7 +288,8 @@ RecordRef = Annotated[
 
 
 class Migration(Model):
-    """For a server move (see CONTEXT: lower the TTL a day ahead, switch, raise it again)."""
+    """For a server move, step by step in [migration.md](migration.md): lower the TTL a day ahead, switch,
+    raise it again. Not applied while prod is adopting (migration.md, step 0)."""
 
     ttl: Ttl = Field(300, description="the lowered TTL: 1 or 60 to 86400")
     records: tuple[RecordRef, ...] = Field(

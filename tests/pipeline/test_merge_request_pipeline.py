@@ -151,6 +151,29 @@ def commit(clone: Path) -> None:
     subprocess.run(["git", "remote", "add", "origin", REMOTE], cwd=clone, check=True, timeout=60)
 
 
+ALPHA_TTL = ("default_ttl: 300", "default_ttl: 600")
+
+
+def merge_request_change(clone: Path) -> None:
+    """The merge request: alpha's default TTL raised, its recorded plans re-recorded (as
+    `tools.prepare` does), committed on top of the target's commit."""
+    stack = clone / "Pulumi.alpha.yaml"
+    assert ALPHA_TTL[0] in stack.read_text()
+    stack.write_text(stack.read_text().replace(*ALPHA_TTL))
+    p = subprocess.run(
+        [sys.executable, "-m", "tests.recorded_plans", "--write"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+    subprocess.run(
+        [*git, "commit", "-qam", "alpha: TTL 600"], cwd=clone, check=True, capture_output=True, timeout=60
+    )
+
+
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     not_inside_a_job()
@@ -200,7 +223,9 @@ def merge_request(toolbox, s3, tmp_path_factory):
     ):
         p = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
-    commit(clone)
+    commit(clone)  # the target branch's commit: what the merge request is compared with
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True)
+    merge_request_change(clone)
     (clone / ".venv").symlink_to(VENV)  # the job's `make venv` finds it ready
     os.utime(clone / "requirements.lock", (0, 0))  # ... and older than .venv/.installed: no install
     installed = (VENV / ".installed").stat().st_mtime
@@ -263,6 +288,8 @@ def merge_request(toolbox, s3, tmp_path_factory):
         variables = {
             **SCENARIOS["merge request from a branch of this project"],
             "CI_MERGE_REQUEST_IID": "3",
+            "CI_MERGE_REQUEST_DIFF_BASE_SHA": base.stdout.strip(),
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
             "CI_API_V4_URL": f"http://127.0.0.1:{gitlab.server_address[1]}/api/v4",
             "CI_PROJECT_DIR": str(clone),
             "SOCIALCOOP_ALLOW_HTTP_LOOPBACK": "1",  # the fake GitLab and release server speak http
@@ -314,7 +341,12 @@ def test_check_and_alpha_preview_run_and_post_their_notes(merge_request):
     assert set(notes) == {"check-note", "alpha-preview"}
     check, preview = notes["check-note"], notes["alpha-preview"]
     assert check.startswith("<!-- socialcoop-infra:check -->")
-    assert "Stack prod (Pulumi.prod.yaml):" in check and "Stack alpha (Pulumi.alpha.yaml):" in check
+    # the diff of both stacks against the target's commit, a summary line each, details folded
+    assert "- **prod: no changes (" in check
+    assert re.search(
+        r"- \*\*alpha: 0 to create, \d+ to update, 0 to replace, 0 to delete \(\d+ unchanged\)\*\*", check
+    )
+    assert "<details>" in check and "~ ttl: 300 => 600" in check
     assert preview.startswith("<!-- socialcoop-infra:preview:alpha -->") and "succeeded" in preview
     assert "+ 12 to create" in preview and "socialcoop-guard-rails" in preview  # the policy pack ran
     assert "checksum" not in preview.lower()  # AWS_RESPONSE_CHECKSUM_VALIDATION in .gitlab-ci.yml

@@ -1,11 +1,12 @@
 """Post a ``pulumi preview`` as a merge-request comment, one per stack, updated on every push.
 
     python -m tools.gitlab_comment --stack prod --file out/preview-prod.txt --exit-code 0
-    python -m tools.gitlab_comment --kind check --file out/check-note.txt   # the check job's note
+    python -m tools.gitlab_comment --kind check --file out/check-note.md    # the check job's note
 
 Runs in the ``preview:*`` CI jobs and in ``check`` (see .gitlab-ci.yml and docs/ci.md). Standard
-library only. ``--kind check`` posts the check job's one note (the offline plans' summary) under its
-own marker and title; the body is the file, as for a preview.
+library only. ``--kind check`` posts the check job's one note (the offline diff of both stacks,
+Markdown written by tools/pipeline/check_note.py) under its own marker and title, as it is; a
+preview's output goes inside a code block.
 The comment starts with a hidden marker (``<!-- socialcoop-infra:preview:prod -->``); the
 tool looks for its own earlier comment by that marker and edits it instead of adding a new
 one. Its own means written by the token's user (GitLab's ``GET /user``): a note someone
@@ -130,12 +131,20 @@ def render(
         "",
         f"Updated each time this {kind} job runs. [Full job log]({job_url}) · how to read it: `docs/reviewing.md`",
     ]
-    risky = risky_changes(preview)
+    risky = risky_changes(preview) if kind == "preview" else []  # the check note warns by itself
     if risky:
         head += ["", f"> :warning: **This preview replaces or deletes resources:** {', '.join(risky)}."]
     head_text = "\n".join(head) + "\n\n"
 
     fence = _fence(preview)
+    if kind == "check":  # Markdown already (folded details): as it is
+        body = f"{head_text}{preview.rstrip()}\n"
+        if len(body) <= MAX_NOTE_CHARS:
+            return body
+        note = f"\n**Truncated**: read the rest in the [full job log]({job_url}) and the job's artifacts.\n"
+        kept = preview[: max(MAX_NOTE_CHARS - len(head_text) - len(note), 0)]
+        kept = kept[: kept.rindex("\n")] if "\n" in kept else kept
+        return f"{head_text}{kept}\n{note}"
     body = f"{head_text}{fence}diff\n{preview.rstrip()}\n{fence}\n"
     if len(body) <= MAX_NOTE_CHARS:
         return body

@@ -4,6 +4,8 @@
     python -m tools.plan prod --json      # one object per resource
     python -m tools.plan prod --config /tmp/Pulumi.prod.yaml   # a stack file outside the repo
     python -m tools.plan prod --live      # also measure SPF lookups through public DNS
+    python -m tools.plan prod --diff origin/main    # what changes against another commit
+    python -m tools.plan prod --diff-config /tmp/old.yaml   # ... or another stack file
 
 Needs no cloud credentials and no ``pulumi`` CLI. The stack's config is assembled the way
 Pulumi does it: the project defaults from ``Pulumi.yaml`` overlaid with the stack file.
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -25,7 +28,7 @@ from components.core.stack import PROVIDER_NAMESPACES, PROVIDER_SETTINGS, StackC
 from components.dns import mail_auth, spf_lookups
 from components.dns.records import fqdn
 from tools.check import resolver
-from tools.review.program import Plan, PlannedResource, run_program
+from tools.review.program import Plan, PlannedResource, is_placeholder, placeholder_networks, run_program
 from tools.review.stackfile import cli_stack
 
 SECRET = "[secret]"
@@ -63,9 +66,22 @@ def _show_input(key: str, value: Any) -> str:
     return f"ttl {value}" if key == "ttl" else str(value)
 
 
-def _summary(r: PlannedResource) -> str:
+PLACEHOLDER = "(placeholder)"
+PLACEHOLDER_NOTE = (
+    "{placeholder} addresses: {addresses}. The cloud assigns these (Hetzner's primary IPs and servers): "
+    "the offline plan cannot know them, so it shows stand-ins from the documentation ranges; the real "
+    "ones exist once `pulumi up` has created the resource (an imported one keeps its own: `hcloud "
+    "primary-ip list`)."
+)
+
+
+def _summary(r: PlannedResource, nets: list | None = None) -> str:
     keys = SUMMARY_KEYS.get(r.type, ())
-    parts = [_show_input(k, r.inputs[k]) for k in keys if r.inputs.get(k) is not None]
+    parts = [
+        _show_input(k, r.inputs[k]) + (f" {PLACEHOLDER}" if is_placeholder(r.inputs[k], nets or []) else "")
+        for k in keys
+        if r.inputs.get(k) is not None
+    ]
     text = " ".join(parts)
     return text if len(text) <= 70 else text[:67] + "..."
 
@@ -86,7 +102,22 @@ def _flags(r: PlannedResource) -> str:
     return f"  [{'; '.join(flags)}]" if flags else ""
 
 
+def _mark_placeholders(text: str, nets: list) -> tuple[str, set[str]]:
+    """Each line holding a stand-in address gets ``# placeholder`` at its end; the addresses found."""
+    found: set[str] = set()
+    lines = []
+    for line in text.split("\n"):
+        hits = [w for w in ADDRESS.findall(line) if is_placeholder(w, nets)]
+        found.update(hits)
+        lines.append(f"{line}  # placeholder" if hits else line)
+    return "\n".join(lines), found
+
+
+ADDRESS = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]+")
+
+
 def render_tree(plan: Plan) -> str:
+    nets = placeholder_networks(to_json(plan))
     children: dict[str | None, list[PlannedResource]] = {}
     for r in plan.resources:
         children.setdefault(r.parent, []).append(r)
@@ -108,7 +139,7 @@ def render_tree(plan: Plan) -> str:
         for i, r in enumerate(kids):
             last = i == len(kids) - 1
             branch = "" if parent is None else ("└─ " if last else "├─ ")
-            summary = _summary(r)
+            summary = _summary(r, nets)
             lines.append(
                 f"{prefix}{branch}{r.name}  ({_short_type(r.type)})"
                 + (f"  {summary}" if summary else "")
@@ -117,7 +148,11 @@ def render_tree(plan: Plan) -> str:
             walk(r.name, prefix + ("" if parent is None else ("   " if last else "│  ")))
 
     walk(None, "")
+    found = {
+        str(v) for r in plan.resources for v in r.inputs.values() if is_placeholder(v, nets)
+    }  # shown in the resources' summaries
     lines += ["", "Outputs:"]
+    outputs_from = len(lines)
     for key in sorted(plan.outputs):
         if key in plan.secret_outputs:
             lines.append(f"  {key}: {SECRET}")
@@ -133,6 +168,12 @@ def render_tree(plan: Plan) -> str:
             lines += [f"    {line}" for line in text.splitlines()]
         else:
             lines.append(f"  {key}: {text}")
+    marked, in_outputs = _mark_placeholders("\n".join(lines[outputs_from:]), nets)
+    lines[outputs_from:] = marked.split("\n")
+    found |= in_outputs
+    if found:
+        shown = ", ".join(sorted(found, key=lambda a: (":" in a, a)))
+        lines += ["", PLACEHOLDER_NOTE.format(placeholder="Placeholder", addresses=shown)]
     if plan.invokes:
         lines += [
             "",
@@ -147,8 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object per resource")
     parser.add_argument("--config", metavar="PATH", help="plan this stack file instead of Pulumi.STACK.yaml")
     parser.add_argument("--cost", action="store_true", help="print the monthly cost estimate (docs/costs.md)")
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument(
+        "--diff",
+        metavar="REF",
+        help="what changes from the plan of git REF (its own code and stack files) to this one (docs/reviewing.md)",
+    )
+    base.add_argument("--diff-config", metavar="FILE", help="what changes from the plan of stack file FILE")
     resolver.add_options(parser, "also measure each SPF record's DNS lookups through public DNS")
     args = parser.parse_args(argv)
+    if args.diff is not None or args.diff_config is not None:
+        from tools.review import diff_sides
+
+        return diff_sides.main(args.stack, args.diff, args.diff_config, args.config, args.json)
     loaded = cli_stack(args.stack, args.config)
     if loaded is None:
         return 2

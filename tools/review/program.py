@@ -28,6 +28,39 @@ def fake_address(name: str, version: int) -> str:
     return str(ipaddress.ip_address("2001:db8:ffff::") + (n % 65000) * 65536)
 
 
+# The types whose addresses the cloud assigns: the mocks answer with fake_address() for them.
+NUMBERED = {"hcloud:index/primaryIp:PrimaryIp": "type", "hcloud:index/server:Server": None}
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def placeholder_networks(resources: list[dict[str, Any]]) -> list[Network]:
+    """The stand-in addresses a plan holds (as /32 and /64 networks: a server answers on ::1 of
+    its /64): what the cloud assigns to a primary IP or server is known only once it exists (or,
+    for an imported one, from the provider), so the offline plan shows these instead. From the
+    plan's resources (type and name), so a plan read back from JSON gives the same list."""
+    nets: list[Network] = []
+    for r in resources:
+        if r.get("type") not in NUMBERED:
+            continue
+        inputs = r.get("inputs") or {}
+        versions = (6,) if inputs.get("type") == "ipv6" else (4,) if NUMBERED[r["type"]] else (4, 6)
+        for version in versions:
+            prefix = 32 if version == 4 else 64
+            nets.append(ipaddress.ip_network(f"{fake_address(r['name'], version)}/{prefix}", strict=False))
+    return nets
+
+
+def is_placeholder(value: Any, nets: list[Network]) -> bool:
+    """An address inside one of the plan's stand-in networks."""
+    if not isinstance(value, str) or not nets:
+        return False
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return any(address in n for n in nets if n.version == address.version)
+
+
 @dataclass
 class PlannedResource:
     type: str
@@ -38,11 +71,29 @@ class PlannedResource:
     custom: bool = True
 
 
+def _asset(value: Any) -> dict[str, Any] | None:
+    """An asset as plain data that says what is uploaded: a file by its path in the repository
+    and the sha256 of its content, a text as it is (its repr would hold a memory address)."""
+    import pulumi
+
+    if isinstance(value, pulumi.FileAsset):
+        path = os.path.abspath(value.path)
+        shown = os.path.relpath(path, REPO_ROOT) if path.startswith(str(REPO_ROOT)) else value.path
+        with open(path, "rb") as f:
+            return {"file": shown, "sha256": hashlib.sha256(f.read()).hexdigest()}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    return None
+
+
 def _unwrap_secrets(value: Any) -> Any:
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
         return SECRET
+    asset = _asset(value)
+    if asset is not None:
+        return asset
     if isinstance(value, dict):
         return {k: _unwrap_secrets(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
@@ -108,6 +159,36 @@ class Plan:
     invokes: list[str]
 
 
+def _aliases(rtype: str, given: Any) -> list[Any]:
+    """The program's aliases of a resource. A provider SDK adds type-only aliases of its own to
+    its resources (pulumi_cloudflare: every DnsRecord was once a Record); those say nothing
+    about this program's names and are left out."""
+    out = [_alias(a) for a in given or []]
+    if not rtype.startswith("socialcoop:"):
+        out = [a for a in out if not (isinstance(a, dict) and set(a) == {"type"})]
+    return out
+
+
+def _alias(alias: Any) -> Any:
+    """A resource option ``aliases`` entry as plain data: a URN string as it is, a
+    ``pulumi.Alias`` as the fields it sets (``parent``: the parent's name, or None for none)."""
+    import pulumi
+
+    if not isinstance(alias, pulumi.Alias):
+        return str(alias)
+    out: dict[str, Any] = {}
+    for field_name, key in (("name", "name"), ("type_", "type"), ("stack", "stack"), ("project", "project")):
+        value = getattr(alias, field_name, ...)
+        if value is not ... and value is not None:
+            out[key] = value
+    parent = getattr(alias, "parent", ...)
+    if parent is None:
+        out["parent"] = None
+    elif isinstance(parent, pulumi.Resource):
+        out["parent"] = getattr(parent, "_name", None)
+    return out
+
+
 def run_program(stack: StackFile) -> Plan:
     """Run ``__main__.py`` under the mock monitor with this stack's config."""
     import pulumi
@@ -134,6 +215,8 @@ def run_program(stack: StackFile) -> Plan:
                 "import": opts.import_,
                 "ignore_changes": list(opts.ignore_changes or []),
                 "delete_before_replace": bool(opts.delete_before_replace),
+                # only when the program gives one, so plans without aliases read as before
+                **({"aliases": aliases} if (aliases := _aliases(args.type_, opts.aliases)) else {}),
             },
         )
         return None
