@@ -58,7 +58,7 @@ system-packages:
 	@sh tools/system-packages.sh
 
 test: $(VENV)/.installed system-packages
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
 
 # tests/target/: a cached Debian 12 image (built once, ~1-2 min), each test on a fresh copy
 test-target: $(VENV)/.installed
