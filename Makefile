@@ -1,6 +1,7 @@
 # Everything installs what it needs by itself:
 #   make plan STACK=alpha   offline plan of a stack (no credentials, no pulumi CLI)
-#   make test               the test suite (installs cloud-init, shellcheck, nftables, curl and Knot DNS if missing)
+#   make test               the unit suite, under 30 s on 2 cores (installs cloud-init, shellcheck, nftables, curl and Knot DNS if missing)
+#   make test-integration   a real Knot DNS, the fuzz loop and the tests that start other programs
 #   make test-target        the real-target tests: boots throwaway Debian 12 machines (root)
 #   make lint               ruff lint and format check, mypy type check
 #   make engine             build the real pulumi CLI from Go modules into .engine/bin
@@ -12,7 +13,7 @@ PYTHON ?= python3
 VENV := .venv
 STACK ?= alpha
 
-.PHONY: prepare plan test test-target lint lock venv system-packages engine preview test-engine pipeline-runner test-pipeline
+.PHONY: prepare plan test test-integration test-target lint lock venv system-packages engine preview test-engine pipeline-runner test-pipeline
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +58,14 @@ test-pipeline: $(VENV)/.installed engine pipeline-runner
 system-packages:
 	@sh tools/system-packages.sh
 
+# The unit suite on every core (pytest-xdist); pyproject.toml's addopts leave out the other tiers.
 test: $(VENV)/.installed system-packages
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
+
+# What the unit suite leaves out: a real Knot DNS (dns_server), the fuzz loop (fuzz) and the
+# tests that start another Python program (slow). CI and the check job run it after `make test`.
+test-integration: $(VENV)/.installed system-packages
+	$(VENV)/bin/python -m pytest -n auto --dist loadfile -m "dns_server or fuzz or slow" --durations=5
 
 # tests/target/: a cached Debian 12 image (built once, ~1-2 min), each test on a fresh copy
 test-target: $(VENV)/.installed

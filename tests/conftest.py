@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
+import os
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,66 @@ from components.core import safe_yaml
 from components.core.errors import PROJECT, REPO_ROOT, ConfigError
 from components.core.stack import StackConfig
 from tools.review import program, stackfile
+
+program.without_source_positions()  # components built under the mocks below too
+
+
+# -- Plans of the same input are run once per test process -------------------------------------
+# A hundred tests plan the committed stack files, or the same copy of one, and a plan is most
+# of such a test's time. The program's input is the stack file (its bytes: the loader reads
+# which keys it sets), the other committed stack file (the boundary's cross-check), the
+# environment and the code; a test that patches the program's code (components/, the SDKs)
+# always gets a fresh run. Each caller gets its own deep copy.
+_PLANS: dict[str, program.Plan] = {}
+_run_program = program.run_program
+_current: list[pytest.FixtureRequest] = []
+_NOT_THE_PROGRAM = ("sys", "socket", "builtins", "tools", "tests", "subprocess", "shutil")
+
+
+def _patches_the_program(request: pytest.FixtureRequest) -> bool:
+    if "monkeypatch" not in request.fixturenames:
+        return False
+    patched = request.getfixturevalue("monkeypatch")._setattr  # (object, name, old value)
+    for target, _, _ in patched:
+        module = (
+            target.__name__ if isinstance(target, types.ModuleType) else getattr(target, "__module__", "")
+        )
+        if str(module).split(".")[0] not in _NOT_THE_PROGRAM:
+            return True
+    return False
+
+
+def _plan_key(stack: stackfile.StackFile) -> str | None:
+    if not _current or _patches_the_program(_current[-1]):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    given = [stack.stack, stack.pulumi_config(), sorted(stack.secret_keys), sorted(env.items())]
+    files = [stack.path.read_bytes()] + [p.read_bytes() for p in sorted(REPO_ROOT.glob("Pulumi.*.yaml"))]
+    digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode())
+    for data in files:
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _run_program_once(stack: stackfile.StackFile) -> program.Plan:
+    key = _plan_key(stack)
+    if key is None:
+        return _run_program(stack)
+    if key not in _PLANS:
+        _PLANS[key] = _run_program(stack)
+    fresh = copy.deepcopy(_PLANS[key])
+    fresh.stack = stack
+    return fresh
+
+
+program.run_program = _run_program_once
+
+
+@pytest.fixture(autouse=True)
+def _plans_for_this_test(request: pytest.FixtureRequest):
+    _current.append(request)
+    yield
+    _current.pop()
 
 
 @pytest.fixture

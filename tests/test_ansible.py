@@ -85,6 +85,7 @@ def test_a_missing_playbook_is_a_config_error(config_error):
 # --------------------------------------------------------------------------- issue 22: what reaches Ansible
 
 
+@pytest.mark.slow
 def test_refused_names_cover_every_variable_ansible_core_gives_a_meaning():
     """The model's list against the installed ansible-core's own (it may grow with a new release)."""
     from ansible import constants
@@ -113,6 +114,7 @@ def test_the_refused_values_are_what_ansible_would_render(text):
     assert bool(JINJA.search(text)) == is_possibly_template(text)
 
 
+@pytest.mark.slow
 def test_secret_vars_reach_the_play_unrendered_and_never_the_command_line(tmp_path, monkeypatch):
     """The real ansible-playbook (locked), on this machine (connection local), through the
     program's own command: extra vars arrive, a secret arrives exactly as given (never

@@ -55,6 +55,7 @@ def schema(path: Path) -> subprocess.CompletedProcess:
 # --------------------------------------------------------------------------- user-data
 
 
+@pytest.mark.slow
 def test_every_rendered_user_data_passes_cloud_init_schema(load_config, tmp_path):
     seen = []
     for label, host, cfg in all_hosts(load_config):
@@ -75,6 +76,7 @@ def test_every_rendered_user_data_passes_cloud_init_schema(load_config, tmp_path
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "breakage, message",
     [

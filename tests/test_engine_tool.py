@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tools.check.engine import FAKE_TOKENS, REPO, required_plugins
 
 
@@ -28,12 +30,14 @@ def test_fake_tokens_have_the_shapes_the_providers_check():
     assert all("fake" in v.lower() for v in FAKE_TOKENS.values())
 
 
+@pytest.mark.slow
 def test_a_missing_cli_stops_with_exit_3_and_says_how_to_get_one(tmp_path):
     p = run("preview", "alpha", env_extra={"PULUMI_CLI": str(tmp_path / "bin" / "pulumi")})
     assert p.returncode == 3
     assert "run `make engine`" in p.stderr and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_missing_plugins_are_all_named_with_the_way_to_install_them(tmp_path):
     cli = tmp_path / "bin" / "pulumi"
     cli.parent.mkdir()

@@ -201,6 +201,7 @@ def test_workflow_rules_start_no_pipeline(scenario):
 # --------------------------------------------------------------------------- validators
 
 
+@pytest.mark.slow
 def test_ci_file_validates_against_gitlab_schema():
     result = subprocess.run(
         [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.gitlab-ci", str(CI_FILE)],
@@ -211,6 +212,7 @@ def test_ci_file_validates_against_gitlab_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_schema_validation_catches_a_broken_file(tmp_path):
     """The validator runs offline and does reject mistakes (here: a misspelt keyword)."""
     broken = tmp_path / ".gitlab-ci.yml"

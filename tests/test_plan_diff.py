@@ -440,6 +440,7 @@ def test_diff_against_a_commit(monkeypatch, capsys, repo):
     assert {c["key"] for r in d["resources"] for c in r["changes"]} == {"ttl"}
 
 
+@pytest.mark.slow
 def test_refs_own_code_is_planned_a_code_change_counts(monkeypatch, capsys, repo):
     """REF with other code (a CORS max age of 600): REF's plan comes from REF's code, in a child."""
     bucket = repo / "components" / "storage" / "bucket.py"

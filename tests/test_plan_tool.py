@@ -1,9 +1,9 @@
 """The offline plan (`python -m tools.plan`) and the project file it reads (Pulumi.yaml).
 
 Four real subprocess runs check what a reviewer sees (exit codes, stdout/stderr, no
-traceback); they start in the background as soon as pytest imports this module, because a
-successful plan spends ~3 s importing the provider SDKs. Everything else calls
-``plan_tool.main([...])`` in-process.
+traceback); marked ``slow`` (``make test-integration``), since each one spends seconds
+importing the provider SDKs; they start together, the first time a test asks for them.
+Everything else calls ``plan_tool.main([...])`` in-process.
 """
 
 from __future__ import annotations
@@ -67,16 +67,13 @@ def _start_runs() -> dict[str, subprocess.Popen]:
     }
 
 
-# Started when pytest imports this module (it imports every test module before running any
-# test), so the seconds each plan spends importing the provider SDKs overlap other tests.
 _TMP = tempfile.TemporaryDirectory(prefix="test-plan-tool-")
-_RUNS = _start_runs()
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, subprocess.CompletedProcess]:
     done = {}
-    for name, p in _RUNS.items():
+    for name, p in _start_runs().items():
         out, err = p.communicate(timeout=120)
         done[name] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     return done
@@ -85,6 +82,7 @@ def runs() -> dict[str, subprocess.CompletedProcess]:
 # --------------------------------------------------------------------------- --json
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", ["prod", "alpha"])
 def test_json_structure(runs, stack):
     run = runs[stack]
@@ -105,12 +103,14 @@ def test_json_structure(runs, stack):
     assert any(r["parent"] is None for r in resources)
 
 
+@pytest.mark.slow
 def test_json_protection_follows_the_stack(runs):
     prod, alpha = json.loads(runs["prod"].stdout), json.loads(runs["alpha"].stdout)
     assert any(r["options"]["protect"] for r in prod)
     assert not any(r["options"]["protect"] or r["options"]["import"] for r in alpha)
 
 
+@pytest.mark.slow
 def test_json_matches_plan_stack(runs):
     """The CLI prints exactly what plan_stack() + to_json() give in-process."""
     assert json.loads(runs["alpha"].stdout) == json.loads(
@@ -152,6 +152,7 @@ def test_tree_names_the_stack_and_counts(capsys, stack):
 # --------------------------------------------------------------------------- errors
 
 
+@pytest.mark.slow
 def test_bad_stack_file_exits_2_with_one_line(runs):
     run = runs["bad"]
     path = run.args[-1]
@@ -162,6 +163,7 @@ def test_bad_stack_file_exits_2_with_one_line(runs):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_invalid_yaml_gives_the_line(runs):
     run = runs["broken"]
     assert run.returncode == 2 and "Traceback" not in run.stderr

@@ -63,6 +63,7 @@ def test_stack_files_name_the_schema_and_pass_it(stack):
     assert errors(stack_doc(stack)) == []
 
 
+@pytest.mark.slow
 def test_check_jsonschema_accepts_the_stack_files_and_refuses_a_bad_one(tmp_path):
     """The schema as a tool outside Python's jsonschema reads it (ECMAScript regexes)."""
     cmd = [str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema"), "--schemafile", str(SCHEMA_PATH)]

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from components.core import boundary
+from components.core import boundary, safe_yaml
 from components.core.errors import REPO_ROOT
 from components.core.stack import StackConfig
 from components.hosts.models import HetznerCloud, Vps
@@ -50,7 +48,7 @@ class CostReport:
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+    return safe_yaml.load_data(path)
 
 
 # --------------------------------------------------------------------------- estimate

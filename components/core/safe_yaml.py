@@ -23,8 +23,10 @@ timestamp), ``.inf``/``.nan``, an explicit ``!!int``/``!!bool``/``!!float``/``!!
 from __future__ import annotations
 
 import codecs
+import copy
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -113,8 +115,37 @@ BOMS = {
 }
 
 
+_PARSED: dict[bytes, Any] = {}  # bytes -> document: a plan and its checks read one file several times
+_KEEP = 64
+
+
 def load(data: bytes, label: str) -> Any:
-    """The document in ``data`` (the bytes of a YAML file) as plain values."""
+    """The document in ``data`` (the bytes of a YAML file) as plain values (a fresh copy each
+    call: the same bytes are parsed once)."""
+    if data not in _PARSED:
+        doc = _parse(data, label)  # a ConfigError is raised again for each read, never kept
+        if len(_PARSED) >= _KEEP:
+            _PARSED.clear()
+        _PARSED[data] = doc
+    return copy.deepcopy(_PARSED[data])
+
+
+def load_data(path: Path) -> Any:
+    """One of the repository's own data files (data/*.yaml, the cloud-init parts): trusted, read
+    as PyYAML reads YAML, by libyaml when it is there, once per content."""
+    data = path.read_bytes()
+    key = str(path).encode() + b"\0" + data
+    if key not in _DATA:
+        if len(_DATA) >= _KEEP:
+            _DATA.clear()
+        _DATA[key] = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return copy.deepcopy(_DATA[key])
+
+
+_DATA: dict[bytes, Any] = {}
+
+
+def _parse(data: bytes, label: str) -> Any:
     text = _decode(data, label)
     try:
         _check_depth(text, label)

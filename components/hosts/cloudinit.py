@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from components.core import safe_yaml
 from components.core import values as value_rules
 from components.core.errors import REPO_ROOT
 from components.hosts.firewall import inbound_rules, nft_forward_rules, nft_rules
@@ -59,7 +60,7 @@ RUNCMD_LAST = [
 
 
 def load_part(name: str) -> dict[str, Any]:
-    return yaml.safe_load((TEMPLATES / f"{name}.yaml").read_text())
+    return safe_yaml.load_data(TEMPLATES / f"{name}.yaml")
 
 
 def _mentions(value: Any, text: str) -> bool:

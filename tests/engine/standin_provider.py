@@ -19,8 +19,7 @@ import hashlib
 import json
 import os
 import sys
-import time
-from concurrent import futures
+from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -98,7 +97,6 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
 def install_launchers(folder, versions: dict[str, str]) -> None:
     """Write `pulumi-resource-NAME` launchers of this stand-in into `folder`, one per provider."""
-    from pathlib import Path
 
     for name, version in versions.items():
         exe = Path(folder) / f"pulumi-resource-{name}"
@@ -109,16 +107,10 @@ def install_launchers(folder, versions: dict[str, str]) -> None:
 
 
 def main() -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandIn(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(port, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop(0)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repository
+    from tests.grpc_standin import serve
+
+    serve(lambda server: provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandIn(), server))
 
 
 if __name__ == "__main__":

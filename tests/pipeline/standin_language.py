@@ -23,11 +23,8 @@ import os
 import runpy
 import subprocess
 import sys
-import time
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
@@ -64,16 +61,15 @@ def install_launcher(folder: Path, python: str) -> Path:
 
 
 def main() -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(StandInLanguage(program), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(port, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop(0)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repository
+    from tests.grpc_standin import serve
+
+    serve(
+        lambda server: language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
+            StandInLanguage(program), server
+        ),
+        8,
+    )
 
 
 if __name__ == "__main__":

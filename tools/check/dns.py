@@ -36,7 +36,7 @@ from components.dns.records import ResolvedRecord, fqdn, resolve, txt_strings
 from tools.check import resolver as dns_resolver
 from tools.check.resolver import Rdata
 from tools.review.stackfile import cli_stack
-from tools.review.zonefile import add_address_option, host_content, known_addresses
+from tools.review.zonefile import add_stack_options, host_content, known_addresses
 
 QUERY_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "CAA", "SRV", "NS")
 UNKNOWN = "(address not known: give --address)"
@@ -252,14 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "stacks", nargs="+", metavar="STACK", help="stack name: prod or alpha (several with --compare)"
     )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
-    )
-    add_address_option(parser)
+    add_stack_options(parser)
     dns_resolver.add_options(parser, "ask the zone's own name servers and the public DNS (needs internet)")
     parser.add_argument(
         "--gone",
@@ -298,10 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     except dns_resolver.DnsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    return report(lines, differences, "DNS serves the plan")
+
+
+def report(lines: list[str], differences: list[str], same: str) -> int:
+    """Print the report and each difference; exit status 1 when there is any."""
     print("\n".join(lines))
     for d in differences:
         print(f"difference: {d}")
-    print(f"{len(differences)} difference(s)" if differences else "no differences: DNS serves the plan")
+    print(f"{len(differences)} difference(s)" if differences else f"no differences: {same}")
     return 1 if differences else 0
 
 
@@ -324,13 +322,7 @@ def compare_main(cfgs: list[StackConfig], args: argparse.Namespace, parser: argp
     except dns_resolver.DnsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print("\n".join(lines))
-    for d in differences:
-        print(f"difference: {d}")
-    print(
-        f"{len(differences)} difference(s)" if differences else "no differences: both serve the same answers"
-    )
-    return 1 if differences else 0
+    return report(lines, differences, "both serve the same answers")
 
 
 if __name__ == "__main__":

@@ -189,6 +189,16 @@ def _alias(alias: Any) -> Any:
     return out
 
 
+def without_source_positions() -> None:
+    """Stop the SDK reading a stack trace (source files and all) at every registration: the
+    source positions are for the engine's diagnostics, and the mock monitor drops them. In a
+    deep call stack (the tests') it was a good part of each plan's time."""
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    resource._get_stack_trace = source_pb2.StackTrace  # an empty trace, as for a frame it can't place
+
+
 def run_program(stack: StackFile) -> Plan:
     """Run ``__main__.py`` under the mock monitor with this stack's config."""
     import pulumi
@@ -196,6 +206,7 @@ def run_program(stack: StackFile) -> Plan:
     from pulumi.runtime import settings
     from pulumi.runtime.stack import Stack, run_pulumi_func
 
+    without_source_positions()
     mocks = make_mocks()
     settings.ROOT.set(None)  # no root stack: set_mocks registers a fresh one (as settings.reset_options does)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack, preview=False)

@@ -160,6 +160,18 @@ def apex_of(
     return Apex(nameservers, hostmaster, args.serial if args.serial is not None else int(time.time()))
 
 
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    """``--config PATH`` once per stack, and ``--address``: for tools that take several stacks."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
+    )
+    add_address_option(parser)
+
+
 def add_address_option(parser: argparse.ArgumentParser) -> None:
     """``--address HOST=IPV4[,IPV6]``, for hosts whose addresses the config does not hold."""
     parser.add_argument(
@@ -205,14 +217,7 @@ def _address_arg(text: str) -> tuple[str, tuple[str, str | None]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.zonefile", description=__doc__.split("\n\n")[0])
     parser.add_argument("stacks", nargs="+", metavar="STACK", help="stack names: prod, alpha, or both")
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="read this stack file instead of Pulumi.STACK.yaml; once per stack, in their order",
-    )
-    add_address_option(parser)
+    add_stack_options(parser)
     parser.add_argument(
         "--ns", metavar="NAME", action="append", default=[], help="a name server (repeatable)"
     )
