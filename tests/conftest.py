@@ -170,6 +170,24 @@ def config_error(write_stack) -> Callable[[str, Callable[[dict], None]], ConfigE
 
 
 @pytest.fixture
+def engine_config_error(pulumi_mocks) -> Callable[[dict[str, str]], ConfigError]:
+    """engine_config_error(flat) -> the ConfigError the loader raises when the engine hands the
+    program this flat ``namespace:key -> string`` config (as under `pulumi up`)."""
+    from components.core import config
+
+    def run(flat: dict[str, str]) -> ConfigError:
+        pulumi.runtime.set_all_config(flat, [])
+        try:
+            with pytest.raises(ConfigError) as info:
+                config.load_from_pulumi()
+        finally:
+            pulumi.runtime.set_all_config({}, [])
+        return info.value
+
+    return run
+
+
+@pytest.fixture
 def plan(write_stack) -> Callable[..., program.Plan]:
     """plan("prod") or plan("prod", mutate) -> the offline plan of the (changed) stack."""
 

@@ -25,6 +25,27 @@ class JsonHandler(BaseHTTPRequestHandler):
         pass
 
 
+def release_server(tarball: str, data: bytes, seen: list[str] | None = None) -> ThreadingHTTPServer:
+    """Pulumi's release server on 127.0.0.1 (a free port): ``/releases/sdk/<tarball>`` answers
+    ``data``, anything else 404; each path asked is added to ``seen``. Run it with serving()."""
+
+    class Releases(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if seen is not None:
+                seen.append(self.path)
+            found = self.path == f"/releases/sdk/{tarball}"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Length", str(len(data) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Releases)
+
+
 Server = TypeVar("Server", bound=ThreadingHTTPServer)
 
 

@@ -3,6 +3,8 @@ would edit them: keys deleted, renamed or retyped, values swapped for other type
 pasted in the wrong place, bytes flipped or cut. Every one of the thousands of variants must
 end in a loaded config or one clean ConfigError line: never a traceback, a hang or a secret
 in the message. The seed is fixed, so a failure names a case that can be replayed.
+The unit suite runs a few cases of every family; the full loop (marker ``fuzz``) runs in
+``make test-integration``.
 
 Four families also know the verdict (issue 22), for any value anywhere under the project's
 keys, and check it for the plan's reading and for the engine's (values as the Pulumi CLI
@@ -219,19 +221,15 @@ def run_case(tmp_path, stack: str, data: bytes) -> tuple[str | None, str | None,
     return plan, None, sf.values
 
 
-@pytest.mark.fuzz
-@pytest.mark.parametrize("part", range(PARTS))
-@pytest.mark.parametrize("stack", ["prod", "alpha"])
-def test_mutated_stack_files_end_cleanly(tmp_path, stack, part):
-    """CASES_PER_STACK cases a stack, in PARTS seeded parts (so `pytest -n` spreads them)."""
-    rng = random.Random(f"issue-22-{stack}-{part}")
+def run_cases(tmp_path, stack: str, seed: str, cases: range) -> dict[str, int]:
+    """Mutate the committed stack file once per case (the families in turn, from ``seed``) and
+    check each one ends as it must; the outcomes counted by family, and loaded/refused."""
+    rng = random.Random(seed)
     original = stack_doc(stack)
     text = (stackfile.REPO_ROOT / f"Pulumi.{stack}.yaml").read_bytes()
-    outcomes = {"loaded": 0, "refused": 0}
+    outcomes = {"loaded": 0, "refused": 0} | {f: 0 for f in FAMILIES}
     slowest = 0.0
-    start = time.perf_counter()
-    cases = CASES_PER_STACK // PARTS
-    for case in range(part * cases, (part + 1) * cases):
+    for case in cases:
         family = FAMILIES[case % len(FAMILIES)]
         doc = copy.deepcopy(original)
         path, spelling = (), None
@@ -258,7 +256,26 @@ def test_mutated_stack_files_end_cleanly(tmp_path, stack, part):
             assert not any(w in message for w in LIBRARY_WORDS), f"case {case}: {message}"
             assert len(message) < 2000, f"case {case}: a message of {len(message)} characters"
         outcomes["refused" if plan or engine else "loaded"] += 1
+        outcomes[family] += 1
     assert slowest < 1.0, f"one case took {slowest:.2f} s of CPU"
+    return outcomes
+
+
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_every_mutation_family_ends_as_it_must(tmp_path, stack):
+    """In the unit suite: a few cases of every family (the full loop is the next test's)."""
+    outcomes = run_cases(tmp_path, stack, f"issue-22-quick-{stack}", range(len(FAMILIES) * 6))
+    assert all(outcomes[f] for f in FAMILIES) and outcomes["refused"] > len(FAMILIES) * 3, outcomes
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("part", range(PARTS))
+@pytest.mark.parametrize("stack", ["prod", "alpha"])
+def test_mutated_stack_files_end_cleanly(tmp_path, stack, part):
+    """CASES_PER_STACK cases a stack, in PARTS seeded parts (so `pytest -n` spreads them)."""
+    cases = CASES_PER_STACK // PARTS
+    start = time.perf_counter()
+    outcomes = run_cases(tmp_path, stack, f"issue-22-{stack}-{part}", range(part * cases, (part + 1) * cases))
     assert time.perf_counter() - start < 60
     # the mutations reach both ends: some variants still load, most are refused
     assert outcomes["loaded"] > 2 and outcomes["refused"] > cases / 2, outcomes

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import http.server
 import io
 import os
 import re
@@ -29,7 +28,7 @@ import pytest
 import yaml
 
 from components.core.config import REPO_ROOT
-from tests.fakehttp import serving
+from tests.fakehttp import release_server, serving
 
 CI_FILE = REPO_ROOT / ".gitlab-ci.yml"
 DOCS = REPO_ROOT / "docs" / "ci.md"
@@ -576,22 +575,9 @@ def releases():
         info = tarfile.TarInfo("pulumi/pulumi")
         info.size, info.mode = len(script), 0o755
         tar.addfile(info, io.BytesIO(script))
-    data, seen = buffer.getvalue(), []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.path)
-            found = self.path == f"/releases/sdk/{tarball}"
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Length", str(len(data) if found else 0))
-            self.end_headers()
-            if found:
-                self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+    data = buffer.getvalue()
+    seen: list[str] = []
+    with serving(release_server(tarball, data, seen)) as server:
         yield {
             "url": f"http://127.0.0.1:{server.server_address[1]}/releases/sdk",
             "tarball": tarball,

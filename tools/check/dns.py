@@ -35,8 +35,7 @@ from components.dns import spf_lookups
 from components.dns.records import ResolvedRecord, fqdn, resolve, txt_strings
 from tools.check import resolver as dns_resolver
 from tools.check.resolver import Rdata
-from tools.review.stackfile import cli_stack
-from tools.review.zonefile import add_stack_options, host_content, known_addresses
+from tools.review.zonefile import add_stack_options, host_content, known_addresses, load_stacks
 
 QUERY_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "CAA", "SRV", "NS")
 UNKNOWN = "(address not known: give --address)"
@@ -269,16 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         "and report each difference between their answers (tools/check/compare.py)",
     )
     args = parser.parse_args(argv)
-    if args.config and len(args.config) != len(args.stacks):
-        parser.error(f"give --config once per stack ({len(args.stacks)}), or not at all")
     if len(args.stacks) > 1 and not args.compare:
         parser.error("several stacks only with --compare")
-    cfgs = []
-    for i, stack in enumerate(args.stacks):
-        loaded = cli_stack(stack, args.config[i] if args.config else None)
-        if loaded is None:
-            return 2
-        cfgs.append(loaded[1])
+    cfgs = load_stacks(args, parser)
+    if cfgs is None:
+        return 2
     if args.compare:
         return compare_main(cfgs, args, parser)
     cfg = cfgs[0]

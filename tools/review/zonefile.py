@@ -172,6 +172,20 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
     add_address_option(parser)
 
 
+def load_stacks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[StackConfig] | None:
+    """The validated config of each stack named (with its --config file), or None when one
+    failed (cli_stack has printed its error)."""
+    if args.config and len(args.config) != len(args.stacks):
+        parser.error(f"give --config once per stack ({len(args.stacks)}), or not at all")
+    cfgs = []
+    for i, stack in enumerate(args.stacks):
+        loaded = cli_stack(stack, args.config[i] if args.config else None)
+        if loaded is None:
+            return None
+        cfgs.append(loaded[1])
+    return cfgs
+
+
 def add_address_option(parser: argparse.ArgumentParser) -> None:
     """``--address HOST=IPV4[,IPV6]``, for hosts whose addresses the config does not hold."""
     parser.add_argument(
@@ -224,14 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostmaster", metavar="EMAIL", help="the SOA's contact (default hostmaster@DOMAIN)")
     parser.add_argument("--serial", metavar="N", type=int, help="the SOA serial (default: the Unix time)")
     args = parser.parse_args(argv)
-    if args.config and len(args.config) != len(args.stacks):
-        parser.error(f"give --config once per stack ({len(args.stacks)}), or not at all")
-    cfgs = []
-    for i, stack in enumerate(args.stacks):
-        loaded = cli_stack(stack, args.config[i] if args.config else None)
-        if loaded is None:
-            return 2
-        cfgs.append(loaded[1])
+    cfgs = load_stacks(args, parser)
+    if cfgs is None:
+        return 2
     if len({c.domain for c in cfgs}) > 1:
         parser.error(f"the stacks are in different zones: {', '.join(sorted({c.domain for c in cfgs}))}")
     addresses = stacks_addresses(cfgs, args.address, parser)
