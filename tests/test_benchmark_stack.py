@@ -6,7 +6,7 @@ from tools.review import stackfile
 
 
 def test_large_stack_has_1000_records_and_20_hosts(tmp_path):
-    path = large_stack(tmp_path / "Pulumi.large.yaml")
-    cfg = stackfile.read_stack("large", str(path)).config()
+    path = large_stack(tmp_path / "Pulumi.prod.yaml")
+    cfg = stackfile.read_stack("prod", str(path)).config()  # a prod file: the only stack names
     assert len(cfg.hosts) == 20
     assert len(resolve(cfg)) == 1000

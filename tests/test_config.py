@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+import yaml
 
 from components.core import config
 from components.core.config import PROJECT, REPO_ROOT, ConfigError, Secret, decode, parse
@@ -301,7 +302,8 @@ def load_docs_examples(tmp_path: Path) -> list[config.StackConfig]:
     for i, text in enumerate(examples):
         path = tmp_path / f"example{i}.yaml"
         path.write_text(text)
-        loaded.append(stackfile.read_stack("example", str(path)).config())
+        stack = yaml.safe_load(text)["config"][f"{PROJECT}:environment"]  # the stack it is written for
+        loaded.append(stackfile.read_stack(stack, str(path)).config())
     return loaded
 
 

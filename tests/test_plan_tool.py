@@ -177,8 +177,20 @@ def test_missing_file(capsys, tmp_path):
     missing = tmp_path / "Pulumi.prod.yaml"
     assert plan_tool.main(["prod", "--config", str(missing)]) == 2
     assert capsys.readouterr().err == f"error: {missing}: file not found: {missing}\n"
-    assert plan_tool.main(["staging"]) == 2
-    assert capsys.readouterr().err.startswith("error: Pulumi.staging.yaml: file not found: ")
+
+
+@pytest.mark.parametrize("config", [None, "copy of alpha"])
+def test_a_stack_that_does_not_exist_is_one_line(capsys, tmp_path, config):
+    """Any stack name but prod and alpha: one line and exit 2 (with --config it was a traceback
+    from inside the program; components/core/boundary.py names the stacks)."""
+    args = ["staging"]
+    if config:
+        copy = tmp_path / "Pulumi.staging.yaml"
+        copy.write_bytes((REPO_ROOT / "Pulumi.alpha.yaml").read_bytes())
+        args += ["--config", str(copy)]
+    assert plan_tool.main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "there is no stack 'staging': the stacks are prod and alpha" in line
 
 
 @pytest.mark.parametrize(

@@ -324,6 +324,18 @@ def stack_file_keys(stack: str) -> frozenset[str] | None:
     return present_keys(doc.get("config") if isinstance(doc, dict) else None)
 
 
+def check_stack_name(stack: str, source: str) -> None:
+    """Only the stacks boundary.py names exist: the plan's reader and the engine's both ask."""
+    if stack not in boundary.STACKS:
+        raise ConfigError(
+            source,
+            "",
+            None,
+            f"there is no stack {values.shown_name(stack)!r}: the stacks are {' and '.join(boundary.STACKS)} "
+            f"({boundary.HERE}); `pulumi stack select` one of them",
+        )
+
+
 def load_from_pulumi() -> StackConfig:
     """Read and validate the running program's config (``pulumi preview``/``up``)."""
     from pulumi.runtime import config as rc
@@ -331,13 +343,7 @@ def load_from_pulumi() -> StackConfig:
     prefix, stack = f"{PROJECT}:", pulumi.get_stack()
     everything = {**rc.get_config_env(), **rc.CONFIG.get()}
     source = f"Pulumi.{stack}.yaml"
-    if stack not in boundary.STACKS:
-        raise ConfigError(
-            source,
-            "",
-            None,
-            f"the stacks are {' and '.join(boundary.STACKS)} ({boundary.HERE}); `pulumi stack select` one of them",
-        )
+    check_stack_name(stack, source)
     check_provider_keys(everything, source, stack, every_namespace=True)
     raw = {k[len(prefix) :]: decode(v) for k, v in everything.items() if k.startswith(prefix)}
     secrets = frozenset(k for k in raw if rc.is_config_secret(prefix + k))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from components.core import safe_yaml
-from components.core.config import check_provider_keys, parse, present_keys
+from components.core.config import check_provider_keys, check_stack_name, parse, present_keys
 from components.core.config import project_defaults as config_defaults
 from components.core.errors import PROJECT, REPO_ROOT, ConfigError
 from components.core.stack import PROVIDER_NAMESPACES, StackConfig
@@ -97,6 +97,7 @@ def project_defaults() -> dict[str, Any]:
 def read_stack(stack: str, config_path: str | None = None) -> StackFile:
     path = Path(config_path) if config_path else REPO_ROOT / f"Pulumi.{stack}.yaml"
     label = str(path) if config_path else path.name
+    check_stack_name(stack, label)
     doc = _load_yaml(path, label)
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise ConfigError(label, "", None, "expected a stack file with a top-level config: mapping")
