@@ -33,7 +33,8 @@ RECORD = "      join:\n        - {type: CNAME, host: hypha}\n"
 COMPONENT = "components/dns/zone.py"
 
 
-def copy_repository(into: Path) -> None:
+def copy_tracked(into: Path) -> Path:
+    """The working tree's tracked files (as edited, not as committed) copied into ``into``."""
     files = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True, timeout=60
     )
@@ -41,9 +42,16 @@ def copy_repository(into: Path) -> None:
         if name and (REPO_ROOT / name).is_file():
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, into / name)
+    return into
+
+
+def copy_repository(into: Path, message: str = "REF") -> Path:
+    """copy_tracked(), then a git repository of its own with that tree as one commit (HEAD)."""
+    copy_tracked(into)
     git = ["git", "-c", "user.email=b@example.org", "-c", "user.name=b"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "REF"]):
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", message]):
         subprocess.run([*git, *args], cwd=into, check=True, capture_output=True, timeout=60)
+    return into
 
 
 def timed(cmd: list[str], cwd: Path) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.core.errors import REPO_ROOT
+from benchmarks.diff import copy_repository
 from tests.conftest import DUMPER, key, stack_doc
 from tools.review import diff_base, diff_sides, host_effects
 from tools.review import plan as plan_tool
@@ -387,18 +386,7 @@ def test_host_effects_come_from_the_plan_not_from_host_names():
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """A throwaway copy of this repository's tracked files, committed once (HEAD)."""
-    root = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True, timeout=60
-    )
-    for name in files.stdout.decode().split("\0"):
-        if name and (REPO_ROOT / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, root / name)
-    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
-        subprocess.run([*git, *args], cwd=root, check=True, capture_output=True, timeout=60)
-    return root
+    return copy_repository(tmp_path_factory.mktemp("repo"), "base")
 
 
 def commit(repo: Path, message: str) -> str:

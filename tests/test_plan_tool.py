@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -42,9 +41,9 @@ def write(path: Path, doc: dict) -> Path:
     return path
 
 
-def _start_runs() -> dict[str, subprocess.Popen]:
-    """Run the plan tool as a reviewer would, from the repo root, all at once."""
-    outside = Path(_TMP.name)
+def _start_runs(outside: Path) -> dict[str, subprocess.Popen]:
+    """Run the plan tool as a reviewer would, from the repo root, all at once (the stack files
+    it is given in ``outside``, a folder outside the repository)."""
     bad = stack_doc("alpha")
     bad["config"][key("environment")] = "staging"
     broken = outside / "broken.yaml"
@@ -67,13 +66,10 @@ def _start_runs() -> dict[str, subprocess.Popen]:
     }
 
 
-_TMP = tempfile.TemporaryDirectory(prefix="test-plan-tool-")
-
-
 @pytest.fixture(scope="module")
-def runs() -> dict[str, subprocess.CompletedProcess]:
+def runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     done = {}
-    for name, p in _start_runs().items():
+    for name, p in _start_runs(tmp_path_factory.mktemp("outside")).items():
         out, err = p.communicate(timeout=120)
         done[name] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     return done

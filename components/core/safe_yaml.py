@@ -26,6 +26,7 @@ import codecs
 import copy
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,34 +116,32 @@ BOMS = {
 }
 
 
-_PARSED: dict[bytes, Any] = {}  # bytes -> document: a plan and its checks read one file several times
+# (reader, bytes) -> document: a plan and its checks read one file several times
+_PARSED: dict[tuple[str, bytes], Any] = {}
 _KEEP = 64
 
 
-def load(data: bytes, label: str) -> Any:
-    """The document in ``data`` (the bytes of a YAML file) as plain values (a fresh copy each
-    call: the same bytes are parsed once)."""
-    if data not in _PARSED:
-        doc = _parse(data, label)  # a ConfigError is raised again for each read, never kept
+def _once(reader: str, data: bytes, parse: Callable[[], Any]) -> Any:
+    """parse() of these bytes, run once (a ConfigError is raised again each time, never kept);
+    a fresh copy for each caller."""
+    if (reader, data) not in _PARSED:
+        doc = parse()
         if len(_PARSED) >= _KEEP:
             _PARSED.clear()
-        _PARSED[data] = doc
-    return copy.deepcopy(_PARSED[data])
+        _PARSED[reader, data] = doc
+    return copy.deepcopy(_PARSED[reader, data])
+
+
+def load(data: bytes, label: str) -> Any:
+    """The document in ``data`` (the bytes of a YAML file) as plain values."""
+    return _once("stack file", data, lambda: _parse(data, label))
 
 
 def load_data(path: Path) -> Any:
     """One of the repository's own data files (data/*.yaml, the cloud-init parts): trusted, read
-    as PyYAML reads YAML, by libyaml when it is there, once per content."""
+    as PyYAML reads YAML, by libyaml when it is there."""
     data = path.read_bytes()
-    key = str(path).encode() + b"\0" + data
-    if key not in _DATA:
-        if len(_DATA) >= _KEEP:
-            _DATA.clear()
-        _DATA[key] = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return copy.deepcopy(_DATA[key])
-
-
-_DATA: dict[bytes, Any] = {}
+    return _once("data", data, lambda: yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 def _parse(data: bytes, label: str) -> Any:

@@ -114,19 +114,6 @@ def s3(tmp_path_factory):
         yield server
 
 
-def tracked_copy(dest: Path) -> Path:
-    """The working tree's tracked files (as edited, not as committed) copied to dest."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached"], cwd=REPO, capture_output=True, check=True, timeout=60
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        src = REPO / os.fsdecode(name)
-        if src.is_file():
-            (dest / src.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / src.relative_to(REPO))
-    return dest
-
-
 def cli_env(toolbox: dict, s3: dict, bucket: str, **extra) -> dict[str, str]:
     """What a CI job's shell has when it runs pulumi (.gitlab-ci.yml `.pulumi`), with fake values."""
     return {

@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.diff import copy_tracked
 from tests.fakehttp import JsonHandler, release_server, serving
-from tests.pipeline.conftest import URL_FORM, cli_env, not_inside_a_job, tracked_copy
+from tests.pipeline.conftest import URL_FORM, cli_env, not_inside_a_job
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY
 from tests.pipeline.standin_language import install_launcher
 from tests.test_gitlab_ci import EXPECTED, SCENARIOS, pipeline
@@ -177,7 +178,7 @@ def merge_request_change(clone: Path) -> None:
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     not_inside_a_job()
-    clone = tracked_copy(tmp_path_factory.mktemp("clone"))
+    clone = copy_tracked(tmp_path_factory.mktemp("clone"))
     commit(clone)
     return clone
 
@@ -209,7 +210,7 @@ def merge_request(toolbox, s3, tmp_path_factory):
     clone, home, gcl_home, dumps = root / "clone", root / "home", root / "gcl-home", root / "env"
     for d in (clone, home, gcl_home / ".gitlab-ci-local", dumps):
         d.mkdir(parents=True)
-    tracked_copy(clone)
+    copy_tracked(clone)
 
     # alpha's state bucket, as the TWG set it up: created versioned, the stack initialised (the
     # salt lands in Pulumi.alpha.yaml, committed like the real one).

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.pipeline.conftest import PASSPHRASE, cli_env, tracked_copy
+from benchmarks.diff import copy_tracked
+from tests.pipeline.conftest import PASSPHRASE, cli_env
 from tests.pipeline.s3server import ACCESS_KEY, SECRET_KEY, listening_pids, moto_server
 from tools.check.engine import FAKE_TOKENS, REPO, throwaway_ssh_key
 from tools.pipeline import state
@@ -79,7 +80,7 @@ class Stack:
 def alpha(toolbox, s3, tmp_path_factory) -> Stack:
     """Bucket created by `tools.pipeline.state create`; `pulumi login` with docs/ci.md's URL; stack init; a
     secret set; `pulumi up`: alpha's state written to the bucket by the real CLI."""
-    stack = Stack(toolbox, s3, BUCKET, tracked_copy(tmp_path_factory.mktemp("repo")))
+    stack = Stack(toolbox, s3, BUCKET, copy_tracked(tmp_path_factory.mktemp("repo")))
     created = stack.tool("create")
     assert created.returncode == 0, created.stderr
     for step in (
